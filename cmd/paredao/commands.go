@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// runAll is `paredao run`: the embedded broker and every tier in one process.
+func runAll(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	var err error
+	if cfg.Secret == "" {
+		if cfg.Secret, err = keptSecret(filepath.Join(cfg.DataDir, "secret")); err != nil {
+			return err
+		}
+	}
+	if cfg.ProductionToken == "" {
+		if cfg.ProductionToken, err = keptSecret(filepath.Join(cfg.DataDir, "production-token")); err != nil {
+			return err
+		}
+	}
+	var broker interface{ Close() }
+	if cfg.Embedded() {
+		c, err := startBroker(cfg.BrokerAddr, cfg.DataDir, log.With("component", "broker"))
+		if err != nil {
+			return err
+		}
+		broker = c
+		defer func() {
+			c.Close()
+			log.Info("embedded broker stopped")
+		}()
+	}
+	_ = broker
+	k := newKafka(cfg, log)
+	if err := k.ensureTopics(ctx); err != nil {
+		return err
+	}
+	reg := newRegistry()
+	procs, err := newProcessorTier(cfg, k, reg, log)
+	if err != nil {
+		return err
+	}
+	web, err := newWebTier(cfg, k, reg, log)
+	if err != nil {
+		return err
+	}
+	sink, err := newSinkTier(ctx, cfg, k, reg, log)
+	if err != nil {
+		return err
+	}
+	defer sink.close()
+	checks := func() []check { return append(append(procs.checks(), web.checks()...), sink.checks()...) }
+	admin := newAdminServer(reg, checks, log)
+
+	host := cfg.HTTPAddr
+	if strings.HasPrefix(host, ":") {
+		host = "localhost" + host
+	}
+	fmt.Fprintf(stdout, "Paredão is running.\n  voter page:       http://%s/\n  production page:  http://%s/production\n  production token: %s\n  admin:            http://%s/metrics\n",
+		host, host, cfg.ProductionToken, cfg.AdminAddr)
+
+	return runLayers(ctx, log,
+		[]task{web.serveTask(), {"admin server", func(ctx context.Context) error {
+			return serve(ctx, admin, cfg.AdminAddr, log.With("component", "admin"), cfg.ShutdownTimeout)
+		}}},
+		append(append(append(procs.tasks(), web.viewTasks()...), web.seedTask()), sink.tasks()...),
+	)
+}
+
+// runBroker is `paredao broker`.
+func runBroker(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	c, err := startBroker(cfg.BrokerAddr, cfg.DataDir, log)
+	if err != nil {
+		return err
+	}
+	k := newKafka(cfg, log)
+	if err := k.ensureTopics(ctx); err != nil {
+		c.Close()
+		return err
+	}
+	<-ctx.Done()
+	c.Close()
+	log.Info("embedded broker stopped")
+	return nil
+}
+
+// runWeb is `paredao web`.
+func runWeb(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	k := newKafka(cfg, log)
+	if err := k.ensureTopics(ctx); err != nil {
+		return err
+	}
+	reg := newRegistry()
+	web, err := newWebTier(cfg, k, reg, log)
+	if err != nil {
+		return err
+	}
+	admin := newAdminServer(reg, web.checks, log)
+	return runLayers(ctx, log,
+		[]task{web.serveTask(), {"admin server", func(ctx context.Context) error {
+			return serve(ctx, admin, cfg.AdminAddr, log.With("component", "admin"), cfg.ShutdownTimeout)
+		}}},
+		append(web.viewTasks(), web.seedTask()),
+	)
+}
+
+// runProcess is `paredao process`.
+func runProcess(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	k := newKafka(cfg, log)
+	if err := k.ensureTopics(ctx); err != nil {
+		return err
+	}
+	reg := newRegistry()
+	procs, err := newProcessorTier(cfg, k, reg, log)
+	if err != nil {
+		return err
+	}
+	admin := newAdminServer(reg, procs.checks, log)
+	return runLayers(ctx, log,
+		[]task{{"admin server", func(ctx context.Context) error {
+			return serve(ctx, admin, cfg.AdminAddr, log.With("component", "admin"), cfg.ShutdownTimeout)
+		}}},
+		procs.tasks(),
+	)
+}
+
+// keptSecret reads a generated secret from path, creating it on first use.
+func keptSecret(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	var b [32]byte
+	rand.Read(b[:])
+	s := hex.EncodeToString(b[:])
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return s, nil
+}

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the one typed configuration of every command: defaults, then
+// PAREDAO_* environment variables, then flags, then Validate.
+type Config struct {
+	Command string
+
+	HTTPAddr        string
+	AdminAddr       string
+	DataDir         string
+	KafkaBrokers    []string
+	BrokerAddr      string
+	DatabaseURL     string
+	Secret          string
+	ProductionToken string
+	PowMaxNumber    int64
+	VotesPerMinute  int
+	AddressPerMin   int
+	Window          time.Duration
+	Grace           time.Duration
+	LateHorizon     time.Duration
+	Partitions      int
+	Replication     int
+	Shards          int
+	Seed            string
+	TrustedProxies  []netip.Prefix
+	EmitTimeout     time.Duration
+	CloseLead       time.Duration
+	Groups          []string
+	LogLevel        string
+	ShutdownTimeout time.Duration
+
+	finish   func() error // converts the parsed flag strings
+	embedded bool         // no Kafka brokers configured: the embedded broker
+}
+
+// envName is the environment variable of a flag: PAREDAO_<FLAG_IN_UPPER_SNAKE>.
+func envName(flagName string) string {
+	return "PAREDAO_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// commands lists what each command does, for --help.
+var commands = []struct{ name, help string }{
+	{"run", "everything in one process on the embedded broker and SQL store (default)"},
+	{"broker", "only the embedded Kafka-protocol broker"},
+	{"web", "the HTTP tier: pages, API, emitter, views"},
+	{"process", "the goka processors (all groups, or --groups)"},
+	{"sink", "the sink: closed windows into SQL"},
+	{"migrate", "create or upgrade the SQL schema, then exit"},
+	{"load", "the load generator"},
+}
+
+// bind registers cfg's flags on fs for command, with defaults taken from env.
+func (cfg *Config) bind(fs *flag.FlagSet, command string, env func(string) string) {
+	str := func(p *string, name, def, usage string) {
+		if v := env(envName(name)); v != "" {
+			def = v
+		}
+		fs.StringVar(p, name, def, usage+" ($"+envName(name)+")")
+	}
+	var brokers, proxies, groups string
+	var powMax, perMin, addrPerMin, partitions, replication, shards string
+	var window, grace, horizon, emitTimeout, closeLead, shutdown string
+	str(&cfg.HTTPAddr, "http-addr", ":8080", "public listener (pages and API)")
+	str(&cfg.AdminAddr, "admin-addr", "127.0.0.1:9090", "internal listener: /metrics, /debug/pprof, /healthz, /readyz")
+	str(&cfg.DataDir, "data-dir", "./data", "embedded broker log, processor state, embedded SQL file")
+	str(&brokers, "kafka-brokers", "", "comma-separated Kafka brokers; empty means the embedded broker")
+	str(&cfg.BrokerAddr, "broker-addr", "127.0.0.1:9092", "where the embedded broker listens (run and broker)")
+	str(&cfg.DatabaseURL, "database-url", "", "postgres://… for PostgreSQL, sqlite:PATH for the embedded store (default sqlite:<data dir>/paredao.db)")
+	str(&cfg.Secret, "secret", "", "key for signing challenges and voter cookies (≥ 32 bytes); run generates one in the data dir")
+	str(&cfg.ProductionToken, "production-token", "", "bearer token of the production API; run generates and prints one")
+	str(&powMax, "pow-max-number", "100000", "proof-of-work difficulty (ALTCHA maxnumber)")
+	str(&perMin, "votes-per-minute", "10", "per-voter cap; 0 = unlimited")
+	str(&addrPerMin, "address-votes-per-minute", "6000", "per-address ceiling on votes (challenges: twice that); 0 = unlimited")
+	str(&window, "window", "1m", "tumbling window size")
+	str(&grace, "grace", "5s", "how long after its end a window is sent to the sink")
+	str(&horizon, "late-horizon", "15m", "how long after its end a window stays open for late votes")
+	str(&partitions, "partitions", "12", "partitions of the topics it creates")
+	str(&replication, "replication", "", "replication factor of the topics it creates (default 1 on the embedded broker, 3 otherwise)")
+	str(&shards, "shards", "", "tally keys per participant (default: partitions)")
+	str(&cfg.Seed, "seed", "", "JSON file of paredões to create at start-up when the catalog is empty (default: the demo paredão)")
+	str(&proxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is believed")
+	str(&emitTimeout, "emit-timeout", "3s", "how long a vote waits for Kafka's acknowledgement before 503")
+	str(&closeLead, "close-lead", "1s", "how far ahead 'close now' takes effect so every web replica knows first")
+	str(&groups, "groups", "guard,tally", "processor groups to run (process)")
+	str(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
+	str(&shutdown, "shutdown-timeout", "20s", "how long a graceful stop may take")
+	cfg.Command = command
+	cfg.finish = func() error {
+		var errs []error
+		num := func(name, s string, p *int) {
+			v, err := strconv.Atoi(s)
+			if err != nil || v < 0 {
+				errs = append(errs, fmt.Errorf("--%s: %q is not a whole number ≥ 0", name, s))
+			}
+			*p = v
+		}
+		dur := func(name, s string, p *time.Duration) {
+			v, err := time.ParseDuration(s)
+			if err != nil || v < 0 {
+				errs = append(errs, fmt.Errorf("--%s: %q is not a duration", name, s))
+			}
+			*p = v
+		}
+		var pm int
+		num("pow-max-number", powMax, &pm)
+		cfg.PowMaxNumber = int64(pm)
+		num("votes-per-minute", perMin, &cfg.VotesPerMinute)
+		num("address-votes-per-minute", addrPerMin, &cfg.AddressPerMin)
+		num("partitions", partitions, &cfg.Partitions)
+		if replication != "" {
+			num("replication", replication, &cfg.Replication)
+		}
+		if shards != "" {
+			num("shards", shards, &cfg.Shards)
+		}
+		dur("window", window, &cfg.Window)
+		dur("grace", grace, &cfg.Grace)
+		dur("late-horizon", horizon, &cfg.LateHorizon)
+		dur("emit-timeout", emitTimeout, &cfg.EmitTimeout)
+		dur("close-lead", closeLead, &cfg.CloseLead)
+		dur("shutdown-timeout", shutdown, &cfg.ShutdownTimeout)
+		cfg.KafkaBrokers = splitList(brokers)
+		cfg.Groups = splitList(groups)
+		for _, s := range splitList(proxies) {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--trusted-proxies: %q is not a CIDR", s))
+				continue
+			}
+			cfg.TrustedProxies = append(cfg.TrustedProxies, p)
+		}
+		return errors.Join(errs...)
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Embedded tells whether this configuration uses the embedded broker.
+func (cfg *Config) Embedded() bool { return cfg.embedded }
+
+// Validate fills derived defaults and checks the configuration.
+func (cfg *Config) Validate() error {
+	cfg.embedded = len(cfg.KafkaBrokers) == 0
+	if cfg.Replication == 0 {
+		cfg.Replication = 3
+		if cfg.Embedded() {
+			cfg.Replication = 1
+		}
+	}
+	if cfg.Embedded() {
+		cfg.KafkaBrokers = []string{cfg.BrokerAddr}
+	}
+	if cfg.Shards == 0 {
+		cfg.Shards = cfg.Partitions
+	}
+	if cfg.DatabaseURL == "" {
+		cfg.DatabaseURL = "sqlite:" + filepath.Join(cfg.DataDir, "paredao.db")
+	}
+	var errs []error
+	switch {
+	case cfg.Partitions < 1 || cfg.Partitions > 1024:
+		errs = append(errs, errors.New("--partitions: 1 to 1024"))
+	case cfg.Window < time.Second:
+		errs = append(errs, errors.New("--window: at least 1s"))
+	case cfg.PowMaxNumber < 1:
+		errs = append(errs, errors.New("--pow-max-number: at least 1"))
+	case cfg.EmitTimeout <= 0:
+		errs = append(errs, errors.New("--emit-timeout: must be positive"))
+	}
+	needsSecret := cfg.Command == "web"
+	if needsSecret && len(cfg.Secret) < 32 {
+		errs = append(errs, errors.New("PAREDAO_SECRET (--secret) of at least 32 bytes is required"))
+	}
+	if needsSecret && cfg.ProductionToken == "" {
+		errs = append(errs, errors.New("PAREDAO_PRODUCTION_TOKEN (--production-token) is required"))
+	}
+	if cfg.Secret != "" && len(cfg.Secret) < 32 {
+		errs = append(errs, errors.New("PAREDAO_SECRET must have at least 32 bytes"))
+	}
+	return errors.Join(errs...)
+}
+
+// String prints the configuration with secrets masked.
+func (cfg Config) String() string {
+	mask := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "***"
+	}
+	cfg.Secret = mask(cfg.Secret)
+	cfg.ProductionToken = mask(cfg.ProductionToken)
+	cfg.DatabaseURL = maskURL(cfg.DatabaseURL)
+	cfg.finish = nil
+	type plain Config // no String method: no recursion
+	return fmt.Sprintf("%+v", plain(cfg))
+}
+
+// maskURL hides a password in a database URL.
+func maskURL(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		rest := u[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if c := strings.Index(rest[:at], ":"); c >= 0 {
+				return u[:i+3] + rest[:c] + ":***" + rest[at:]
+			}
+		}
+	}
+	return u
+}
+
+// loadConfig parses command's flags over the environment.
+func loadConfig(command string, args []string, env func(string) string, out io.Writer) (*Config, error) {
+	cfg := &Config{}
+	fs := flag.NewFlagSet("paredao "+command, flag.ContinueOnError)
+	fs.SetOutput(out)
+	cfg.bind(fs, command, env)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if err := cfg.finish(); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}

@@ -1,0 +1,94 @@
+// Command paredao runs Paredão: the whole system in one process (run), or one
+// tier of it (broker, web, process, sink), the schema migration (migrate) and
+// the load generator (load). main only wires; the pieces live in pipeline,
+// processors, views, sink and http.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "paredao:", err)
+		os.Exit(1)
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: paredao [COMMAND] [FLAGS]\n\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.help)
+	}
+	fmt.Fprintln(w, "\n'paredao COMMAND --help' lists the flags; every flag has an environment variable PAREDAO_<FLAG>.")
+}
+
+// run dispatches a command line.
+func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
+	command := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		command, args = args[0], args[1:]
+	} else if len(args) == 1 && (args[0] == "--help" || args[0] == "-help" || args[0] == "-h") {
+		usage(stdout)
+		return nil
+	}
+	if command == "help" {
+		usage(stdout)
+		return nil
+	}
+	if command == "load" {
+		return runLoad(ctx, args, env, stdout, stderr)
+	}
+	known := false
+	for _, c := range commands {
+		known = known || c.name == command
+	}
+	if !known {
+		usage(stderr)
+		return fmt.Errorf("unknown command %q", command)
+	}
+	cfg, err := loadConfig(command, args, env, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel).With("command", command)
+	log.Debug("configuration", "config", cfg.String())
+	switch command {
+	case "run":
+		return runAll(ctx, cfg, log, stdout)
+	case "broker":
+		return runBroker(ctx, cfg, log)
+	case "web":
+		return runWeb(ctx, cfg, log)
+	case "process":
+		return runProcess(ctx, cfg, log)
+	case "sink":
+		return runSink(ctx, cfg, log)
+	case "migrate":
+		return runMigrate(ctx, cfg, log)
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/prometheus/client_golang/prometheus"
+
+	phttp "github.com/paredao/paredao/http"
+	"github.com/paredao/paredao/pipeline"
+	"github.com/paredao/paredao/views"
+)
+
+// webTier is the HTTP tier of a process: views, emitters and the server.
+type webTier struct {
+	cfg       *Config
+	log       *slog.Logger
+	catalog   *views.Catalog
+	standings *views.Standings
+	votes     *goka.Emitter
+	paredoes  *goka.Emitter
+	server    *http.Server
+}
+
+func newWebTier(cfg *Config, k *kafka, reg prometheus.Registerer, log *slog.Logger) (*webTier, error) {
+	log = log.With("component", "web")
+	w := &webTier{cfg: cfg, log: log}
+	var err error
+	if w.catalog, err = views.NewCatalog(cfg.KafkaBrokers, k.viewOptions()...); err != nil {
+		return nil, err
+	}
+	if w.standings, err = views.NewStandings(cfg.KafkaBrokers, k.viewOptions()...); err != nil {
+		return nil, err
+	}
+	if w.votes, err = goka.NewEmitter(cfg.KafkaBrokers, pipeline.VotesStream, new(pipeline.VoteCodec), k.emitterOptions()...); err != nil {
+		return nil, fmt.Errorf("vote emitter: %w", err)
+	}
+	if w.paredoes, err = goka.NewEmitter(cfg.KafkaBrokers, goka.Stream(pipeline.CatalogTable), new(pipeline.ParedaoCodec), k.emitterOptions()...); err != nil {
+		return nil, fmt.Errorf("catalog emitter: %w", err)
+	}
+	handler, err := phttp.NewServer(phttp.Config{
+		Secret:          []byte(cfg.Secret),
+		ProductionToken: cfg.ProductionToken,
+		PowMaxNumber:    cfg.PowMaxNumber,
+		VotesPerMinute:  cfg.VotesPerMinute,
+		AddressPerMin:   cfg.AddressPerMin,
+		TrustedProxies:  cfg.TrustedProxies,
+		EmitTimeout:     cfg.EmitTimeout,
+		CloseLead:       cfg.CloseLead,
+	}, phttp.Deps{
+		Catalog:   w.catalog,
+		Writer:    emitterWriter{w.paredoes},
+		Emitter:   voteEmitter{w.votes},
+		Standings: w.standings,
+		Log:       log,
+		Metrics:   phttp.NewMetrics(reg),
+	})
+	if err != nil {
+		return nil, err
+	}
+	w.server = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second, // the results stream extends its own deadline
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return w, nil
+}
+
+// viewTasks follow the catalog and tally's table.
+func (w *webTier) viewTasks() []task {
+	return []task{
+		{"catalog view", w.catalog.Run},
+		{"standings view", w.standings.Run},
+	}
+}
+
+// serveTask serves HTTP until ctx ends, then drains in-flight votes to Kafka.
+func (w *webTier) serveTask() task {
+	return task{"web server", func(ctx context.Context) error {
+		err := serve(ctx, w.server, w.cfg.HTTPAddr, w.log, w.cfg.ShutdownTimeout)
+		if ferr := w.votes.Finish(); ferr != nil && err == nil {
+			err = fmt.Errorf("finish vote emitter: %w", ferr)
+		}
+		if ferr := w.paredoes.Finish(); ferr != nil && err == nil {
+			err = fmt.Errorf("finish catalog emitter: %w", ferr)
+		}
+		return err
+	}}
+}
+
+func (w *webTier) checks() []check {
+	return []check{
+		{"catalog view", recovered(w.catalog.Recovered)},
+		{"standings view", recovered(w.standings.Recovered)},
+	}
+}
+
+func recovered(f func() bool) func(context.Context) error {
+	return func(context.Context) error {
+		if !f() {
+			return fmt.Errorf("recovering")
+		}
+		return nil
+	}
+}
+
+// seedTask writes the seed paredões once the catalog recovered and holds none.
+func (w *webTier) seedTask() task {
+	return task{"seed", func(ctx context.Context) error {
+		for !w.catalog.Recovered() {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		if len(w.catalog.List()) > 0 {
+			return nil
+		}
+		seed, err := loadSeed(w.cfg.Seed, time.Now())
+		if err != nil {
+			return err
+		}
+		for _, p := range seed {
+			if err := (emitterWriter{w.paredoes}).PutParedao(ctx, p); err != nil {
+				return fmt.Errorf("seed %s: %w", p.ID, err)
+			}
+			w.log.Info("seeded paredao", "paredao", p.ID, "closes_at", p.ClosesAt)
+		}
+		return nil
+	}}
+}
+
+// seedEntry is a paredão in a seed file: absolute times, or offsets from start-up.
+type seedEntry struct {
+	pipeline.Paredao
+	OpensIn  string `json:"opensIn"`
+	ClosesIn string `json:"closesIn"`
+}
+
+// loadSeed reads a seed file; "" is the built-in demo paredão.
+func loadSeed(path string, now time.Time) ([]*pipeline.Paredao, error) {
+	data := defaultSeed
+	if path != "" {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, fmt.Errorf("read seed: %w", err)
+		}
+	}
+	var entries []seedEntry
+	if err := json.Unmarshal(data, &entries); err != nil {
+		return nil, fmt.Errorf("parse seed %s: %w", path, err)
+	}
+	out := make([]*pipeline.Paredao, 0, len(entries))
+	for _, e := range entries {
+		p := e.Paredao
+		for _, f := range []struct {
+			rel string
+			abs *time.Time
+		}{{e.OpensIn, &p.OpensAt}, {e.ClosesIn, &p.ClosesAt}} {
+			if f.rel == "" {
+				continue
+			}
+			d, err := time.ParseDuration(f.rel)
+			if err != nil {
+				return nil, fmt.Errorf("seed %s: %w", p.ID, err)
+			}
+			*f.abs = now.Add(d).UTC().Truncate(time.Second)
+		}
+		for i := range p.Participants {
+			if p.Participants[i].PhotoURL == "" {
+				p.Participants[i].PhotoURL = phttp.AvatarURL(p.ID, p.Participants[i].ID)
+			}
+		}
+		if err := p.Validate(); err != nil {
+			return nil, fmt.Errorf("seed %s: %w", p.ID, err)
+		}
+		out = append(out, &p)
+	}
+	return out, nil
+}
+
+// voteEmitter writes votes and waits for Kafka's acknowledgement.
+type voteEmitter struct{ e *goka.Emitter }
+
+func (v voteEmitter) EmitVote(ctx context.Context, vote *pipeline.Vote) error {
+	return await(ctx, v.e, vote.VoterID, vote)
+}
+
+// emitterWriter writes paredões to the catalog topic.
+type emitterWriter struct{ e *goka.Emitter }
+
+func (c emitterWriter) PutParedao(ctx context.Context, p *pipeline.Paredao) error {
+	return await(ctx, c.e, p.ID, p)
+}
+
+func await(ctx context.Context, e *goka.Emitter, key string, msg any) error {
+	p, err := e.Emit(key, msg)
+	if err != nil {
+		return fmt.Errorf("emit: %w", err)
+	}
+	done := make(chan error, 1)
+	p.Then(func(err error) { done <- err })
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("kafka: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,98 @@
+package http
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/altcha-org/altcha-lib-go"
+)
+
+// Challenge is an ALTCHA v1 challenge as the widget reads it.
+type Challenge struct {
+	Algorithm string `json:"algorithm"`
+	Challenge string `json:"challenge"`
+	MaxNumber int64  `json:"maxNumber"`
+	Salt      string `json:"salt"`
+	Signature string `json:"signature"`
+}
+
+// pow issues and checks proof-of-work challenges. The salt carries the voter,
+// the paredão and an expiry; the signature binds the salt, so none can be
+// changed. altcha-lib-go accepts a payload any number of times and accepts
+// challenges without expiry: replays are the pipeline's business (and a
+// best-effort cache here), a missing expiry is refused here.
+type pow struct {
+	key       string
+	maxNumber int64
+	ttl       time.Duration
+}
+
+func (p pow) issue(voter, paredao string, now time.Time) (Challenge, error) {
+	expires := now.Add(p.ttl)
+	c, err := altcha.CreateChallenge(altcha.ChallengeOptions{
+		Algorithm: altcha.SHA256,
+		MaxNumber: p.maxNumber,
+		HMACKey:   p.key,
+		Expires:   &expires,
+		Params:    url.Values{"p": {paredao}, "v": {voter}},
+	})
+	if err != nil {
+		return Challenge{}, fmt.Errorf("create challenge: %w", err)
+	}
+	return Challenge(c), nil
+}
+
+// solved is a checked proof of work.
+type solved struct {
+	id      string // the salt's nonce: one per issued challenge
+	expires time.Time
+}
+
+var errPayload = errors.New("payload")
+
+// verify checks a base64 ALTCHA payload for voter and paredao at now.
+func (p pow) verify(payload, voter, paredao string, now time.Time) (solved, *Error) {
+	if payload == "" {
+		return solved{}, invalidChallenge("the proof of work (altcha) is missing")
+	}
+	raw, err := base64.StdEncoding.DecodeString(payload)
+	if err != nil {
+		return solved{}, invalidChallenge("the proof of work is not base64")
+	}
+	var pl altcha.Payload
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&pl); err != nil || dec.More() {
+		return solved{}, invalidChallenge("the proof of work is not an ALTCHA payload")
+	}
+	if pl.Algorithm != string(altcha.SHA256) {
+		return solved{}, invalidChallenge("the proof of work must use SHA-256")
+	}
+	params := altcha.ExtractParams(pl)
+	exp, err := strconv.ParseInt(params.Get("expires"), 10, 64)
+	switch {
+	case err != nil:
+		return solved{}, invalidChallenge("the challenge has no expiry")
+	case now.Unix() > exp:
+		return solved{}, invalidChallenge("the challenge expired; fetch a new one")
+	case params.Get("v") != voter || voter == "":
+		return solved{}, invalidChallenge("the challenge was issued to another voter")
+	case params.Get("p") != paredao:
+		return solved{}, invalidChallenge("the challenge was issued for another paredão")
+	case pl.Number < 0 || pl.Number > p.maxNumber:
+		return solved{}, invalidChallenge("the proof of work is wrong")
+	}
+	ok, err := altcha.VerifySolutionSafe(pl, p.key, false)
+	if err != nil || !ok {
+		return solved{}, invalidChallenge("the proof of work is wrong")
+	}
+	nonce, _, _ := strings.Cut(pl.Salt, "?")
+	return solved{id: nonce, expires: time.Unix(exp, 0)}, nil
+}

@@ -1,0 +1,209 @@
+package http
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/httprate"
+
+	"github.com/paredao/paredao/pipeline"
+)
+
+// Catalog is the read side of the paredão catalog.
+type Catalog interface {
+	Get(id string) *pipeline.Paredao
+	List() []*pipeline.Paredao
+}
+
+// CatalogWriter changes the catalog (through Kafka); every replica sees it.
+type CatalogWriter interface {
+	PutParedao(ctx context.Context, p *pipeline.Paredao) error
+}
+
+// VoteEmitter writes a vote to Kafka and returns once Kafka acknowledged it.
+type VoteEmitter interface {
+	EmitVote(ctx context.Context, v *pipeline.Vote) error
+}
+
+// Standings answers the live totals of a paredão.
+type Standings interface {
+	Snapshot(paredaoID string) pipeline.Standings
+	Changed() <-chan struct{}
+}
+
+// Config configures the web tier.
+type Config struct {
+	Secret          []byte        // signs challenges and voter cookies (≥ 32 bytes)
+	ProductionToken string        // bearer token of the production API
+	PowMaxNumber    int64         // proof-of-work difficulty
+	ChallengeTTL    time.Duration // how long a challenge stays valid
+	VotesPerMinute  int           // per-voter cap at the edge (approximate; guard is exact); 0 = unlimited
+	AddressPerMin   int           // per-address ceiling on votes and challenges; 0 = unlimited
+	TrustedProxies  []netip.Prefix
+	EmitTimeout     time.Duration // how long a vote waits for Kafka before 503
+	CloseLead       time.Duration // how far ahead "close now" takes effect, so every replica knows first
+	MaxInFlight     int           // votes waiting for Kafka at once before shedding with 503
+}
+
+// Deps are what the web tier reads and writes.
+type Deps struct {
+	Catalog   Catalog
+	Writer    CatalogWriter
+	Emitter   VoteEmitter
+	Standings Standings
+	Log       *slog.Logger
+	Metrics   *Metrics
+	Now       func() time.Time
+}
+
+// Server is the public HTTP handler.
+type Server struct {
+	cfg    Config
+	deps   Deps
+	voters voters
+	pow    pow
+	used   *usedCache
+	perVoter       *voterLimiter
+	voteLimit      *httprate.RateLimiter
+	challengeLimit *httprate.RateLimiter
+	slots  chan struct{}
+	router chi.Router
+	token  [32]byte
+}
+
+// ErrConfig reports an unusable web configuration.
+var ErrConfig = errors.New("http: bad config")
+
+// NewServer builds the public handler.
+func NewServer(cfg Config, deps Deps) (*Server, error) {
+	if len(cfg.Secret) < 32 {
+		return nil, fmt.Errorf("%w: the secret must have at least 32 bytes", ErrConfig)
+	}
+	if cfg.ProductionToken == "" {
+		return nil, fmt.Errorf("%w: a production token is required", ErrConfig)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	if deps.Metrics == nil {
+		deps.Metrics = NewMetrics(nil)
+	}
+	if cfg.ChallengeTTL == 0 {
+		cfg.ChallengeTTL = 2 * time.Minute
+	}
+	if cfg.EmitTimeout == 0 {
+		cfg.EmitTimeout = 3 * time.Second
+	}
+	if cfg.MaxInFlight == 0 {
+		cfg.MaxInFlight = 20000
+	}
+	s := &Server{
+		cfg:    cfg,
+		deps:   deps,
+		voters: voters{key: derive(cfg.Secret, "voter-cookie")},
+		pow:    pow{key: string(derive(cfg.Secret, "altcha")), maxNumber: cfg.PowMaxNumber, ttl: cfg.ChallengeTTL},
+		used:   newUsedCache(1 << 20),
+		perVoter:       newVoterLimiter(cfg.VotesPerMinute, time.Minute),
+		voteLimit:      newAddressLimiter(cfg.AddressPerMin),
+		challengeLimit: newAddressLimiter(cfg.AddressPerMin * 2),
+		slots:  make(chan struct{}, cfg.MaxInFlight),
+		token:  sha256.Sum256([]byte(cfg.ProductionToken)),
+	}
+	s.router = s.routes()
+	return s, nil
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+func derive(secret []byte, purpose string) []byte {
+	h := sha256.New()
+	h.Write(secret)
+	h.Write([]byte{0})
+	h.Write([]byte(purpose))
+	return h.Sum(nil)
+}
+
+func (s *Server) routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(s.recoverer, securityHeaders)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, s.deps.Log, errorf(http.StatusNotFound, "not_found", "no such page or endpoint"))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, s.deps.Log, errorf(http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here"))
+	})
+
+	r.Get("/", s.page("index.html"))
+	r.Get("/production", s.page("production.html"))
+	r.Get("/static/*", s.static)
+	r.Get("/avatars/{paredao}/{file}", s.avatar)
+
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(noStore)
+		r.Get("/paredoes", s.listParedoes)
+		r.Get("/paredoes/{id}", s.getParedao)
+		r.Get("/challenge", s.challenge)
+		r.With(s.crossOrigin).Post("/paredoes/{id}/votes", s.vote)
+		r.Get("/paredoes/{id}/results", s.results)
+		r.Get("/paredoes/{id}/results/stream", s.resultsStream)
+
+		r.Route("/production", func(r chi.Router) {
+			r.Use(s.authenticate)
+			r.Post("/paredoes", s.createParedao)
+			r.Post("/paredoes/{id}/close", s.closeParedao)
+		})
+	})
+	return r
+}
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.deps.Metrics.panics.Inc()
+				writeError(w, s.deps.Log, fmt.Errorf("panic serving %s %s: %v", r.Method, r.URL.Path, v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) crossOrigin(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.deps.Metrics.rejected(errCrossOrigin.Code)
+		writeError(w, s.deps.Log, errCrossOrigin)
+	}))
+	return cop.Handler(next)
+}

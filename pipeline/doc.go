@@ -1,0 +1,9 @@
+// Package pipeline is the vocabulary of Paredão's vote pipeline: the
+// messages that flow through Kafka (Vote, Ballot, WindowRecord), the state the
+// processors keep (GuardState, TallyState), the paredão catalog entry
+// (Paredao), window arithmetic, the topic, group and table names as typed goka
+// values, and the codecs of all of them.
+//
+// Every other package of the pipeline depends on this one; it imports only the
+// standard library and goka.
+package pipeline

@@ -1,0 +1,33 @@
+package processors
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics of the processors:
+//
+//	paredao_guard_votes_total{outcome}   votes decided by guard: accepted, reemitted, redelivered, replay, rate_limited, expired, unknown_paredao, unknown_participant, not_open
+//	paredao_tally_ballots_total{outcome} ballots seen by tally: counted, duplicate, late
+//	paredao_tally_windows_emitted_total  window counts sent to the sink
+type Metrics struct {
+	guardVotes    *prometheus.CounterVec
+	tallyBallots  *prometheus.CounterVec
+	windowsEmited prometheus.Counter
+}
+
+// NewMetrics registers the processors' metrics with reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		guardVotes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paredao_guard_votes_total", Help: "Votes decided by guard, by outcome.",
+		}, []string{"outcome"}),
+		tallyBallots: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paredao_tally_ballots_total", Help: "Ballots seen by tally, by outcome.",
+		}, []string{"outcome"}),
+		windowsEmited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "paredao_tally_windows_emitted_total", Help: "Window counts sent to the sink.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.guardVotes, m.tallyBallots, m.windowsEmited)
+	}
+	return m
+}
