@@ -89,6 +89,6 @@ func (s *Server) allowAddressQuiet(r *http.Request, l *httprate.RateLimiter) boo
 // discard swallows the headers httprate sets: the error mapper writes ours.
 type discard struct{}
 
-func (discard) Header() http.Header        { return http.Header{} }
+func (discard) Header() http.Header         { return http.Header{} }
 func (discard) Write(b []byte) (int, error) { return len(b), nil }
 func (discard) WriteHeader(int)             {}

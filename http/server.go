@@ -65,17 +65,17 @@ type Deps struct {
 
 // Server is the public HTTP handler.
 type Server struct {
-	cfg    Config
-	deps   Deps
-	voters voters
-	pow    pow
-	used   *usedCache
+	cfg            Config
+	deps           Deps
+	voters         voters
+	pow            pow
+	used           *usedCache
 	perVoter       *voterLimiter
 	voteLimit      *httprate.RateLimiter
 	challengeLimit *httprate.RateLimiter
-	slots  chan struct{}
-	router chi.Router
-	token  [32]byte
+	slots          chan struct{}
+	router         chi.Router
+	token          [32]byte
 }
 
 // ErrConfig reports an unusable web configuration.
@@ -108,16 +108,16 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 		cfg.MaxInFlight = 20000
 	}
 	s := &Server{
-		cfg:    cfg,
-		deps:   deps,
-		voters: voters{key: derive(cfg.Secret, "voter-cookie")},
-		pow:    pow{key: string(derive(cfg.Secret, "altcha")), maxNumber: cfg.PowMaxNumber, ttl: cfg.ChallengeTTL},
-		used:   newUsedCache(1 << 20),
+		cfg:            cfg,
+		deps:           deps,
+		voters:         voters{key: derive(cfg.Secret, "voter-cookie")},
+		pow:            pow{key: string(derive(cfg.Secret, "altcha")), maxNumber: cfg.PowMaxNumber, ttl: cfg.ChallengeTTL},
+		used:           newUsedCache(1 << 20),
 		perVoter:       newVoterLimiter(cfg.VotesPerMinute, time.Minute),
 		voteLimit:      newAddressLimiter(cfg.AddressPerMin),
 		challengeLimit: newAddressLimiter(cfg.AddressPerMin * 2),
-		slots:  make(chan struct{}, cfg.MaxInFlight),
-		token:  sha256.Sum256([]byte(cfg.ProductionToken)),
+		slots:          make(chan struct{}, cfg.MaxInFlight),
+		token:          sha256.Sum256([]byte(cfg.ProductionToken)),
 	}
 	s.router = s.routes()
 	return s, nil

@@ -187,8 +187,8 @@ func (l gokaLogger) Debugf(format string, v ...any) { l.log.Debug(fmt.Sprintf(fo
 func (l gokaLogger) PrefixDebugf(format string, v ...any) {
 	l.log.Debug(fmt.Sprintf(format, v...))
 }
-func (l gokaLogger) Prefix(string) goka.Logger     { return l }
-func (l gokaLogger) CurrentPrefix() string         { return "" }
+func (l gokaLogger) Prefix(string) goka.Logger      { return l }
+func (l gokaLogger) CurrentPrefix() string          { return "" }
 func (l gokaLogger) StackPrefix(string) goka.Logger { return l }
 func (l gokaLogger) Panicf(format string, v ...any) {
 	panic(fmt.Sprintf(format, v...))

@@ -15,7 +15,7 @@ func newSinkTier(ctx context.Context, cfg *Config, k *kafka, reg prometheus.Regi
 	return &sinkTier{}, nil
 }
 
-func (s *sinkTier) tasks() []task  { return nil }
+func (s *sinkTier) tasks() []task   { return nil }
 func (s *sinkTier) checks() []check { return nil }
 func (s *sinkTier) close()          {}
 
