@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	phttp "github.com/paredao/paredao/http"
+)
+
+// percentsOf is what the results endpoint must show for exact counts.
+func percentsOf(counts map[string]int) map[string]float64 {
+	ids := []string{"ana", "bruno", "carla"}
+	votes := make([]int64, len(ids))
+	for i, id := range ids {
+		votes[i] = int64(counts[id])
+	}
+	out := map[string]float64{}
+	for i, tenths := range phttp.Percentages(votes) {
+		out[ids[i]] = float64(tenths) / 10
+	}
+	return out
+}
+
+func runEnv(t *testing.T, dataDir string) map[string]string {
+	return map[string]string{
+		"PAREDAO_DATA_DIR":       dataDir,
+		"PAREDAO_BROKER_ADDR":    freeAddr(t),
+		"PAREDAO_POW_MAX_NUMBER": "200",
+		"PAREDAO_PARTITIONS":     "4",
+		"PAREDAO_LOG_LEVEL":      "info",
+	}
+}
+
+// The vote path end to end on the real binary: votes acknowledged with 202
+// are counted exactly, a replayed proof of work changes nothing, and a
+// restart on the same data dir keeps every count.
+func TestVoteEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	env := runEnv(t, dir)
+	p := start(t, env, "run")
+
+	plan := map[string]int{"ana": 160, "bruno": 96, "carla": 64}
+	acked := castAll(t, p.http, plan, 40)
+	for k, n := range plan {
+		if acked[k] != n {
+			t.Fatalf("acknowledged %v, want %v", acked, plan)
+		}
+	}
+	want := percentsOf(plan)
+	if want["ana"] != 50 || want["bruno"] != 30 || want["carla"] != 20 {
+		t.Fatalf("percentsOf(%v) = %v", plan, want)
+	}
+	exact := func() (bool, string) {
+		var s standings
+		getJSON(t, p.http+"/api/v1/paredoes/demo/results", &s)
+		got := s.percents()
+		for k, v := range want {
+			if got[k] != v {
+				return false, fmt.Sprint(got)
+			}
+		}
+		return true, ""
+	}
+	waitFor(t, 30*time.Second, "standings 50/30/20", exact)
+
+	// A replayed payload is refused at once and never counted.
+	c := newVoterClient(p.http, nil)
+	ch, err := c.fetchChallenge(context.Background(), "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := solve(ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _, _, err := c.post(context.Background(), "demo", "carla", payload); err != nil || st != http.StatusAccepted {
+		t.Fatalf("first use: %d %v", st, err)
+	}
+	for range 5 {
+		if st, r, _, err := c.post(context.Background(), "demo", "carla", payload); err != nil || st != http.StatusConflict || r.Error.Code != "challenge_used" {
+			t.Fatalf("replay: %d %+v %v", st, r, err)
+		}
+	}
+	plan["carla"]++
+	want = percentsOf(plan)
+	waitFor(t, 30*time.Second, "standings after one more vote", exact)
+
+	p.stop()
+	if !bytes.Contains([]byte(p.stdout.String()), []byte("production token:")) {
+		t.Fatalf("run did not print the production token:\n%s", p.stdout.String())
+	}
+	env["PAREDAO_HTTP_ADDR"], env["PAREDAO_ADMIN_ADDR"] = "", ""
+	p2 := start(t, env, "run")
+	waitFor(t, 30*time.Second, "the same standings after a restart", func() (bool, string) {
+		var s standings
+		getJSON(t, p2.http+"/api/v1/paredoes/demo/results", &s)
+		got := s.percents()
+		for k, v := range want {
+			if got[k] != v {
+				return false, fmt.Sprint(got)
+			}
+		}
+		return true, ""
+	})
+}
