@@ -29,7 +29,11 @@ const keepMargin = 5 * time.Minute
 type GuardConfig struct {
 	VotesPerMinute int // per-voter cap; 0 means unlimited
 	Shards         int // tally keys per participant (see pipeline.Ballot.Shard)
-	Metrics        *Metrics
+	// LookupWait bounds how long guard waits for its copy of the catalog to
+	// learn a paredão: the web tier only acknowledges votes for paredões in
+	// its own copy, so an unknown one is almost always a copy lagging behind.
+	LookupWait time.Duration
+	Metrics    *Metrics
 }
 
 type guard struct {
@@ -92,7 +96,7 @@ func (g *guard) checkVote(ctx goka.Context, msg any) {
 }
 
 func (g *guard) decide(ctx goka.Context, state *pipeline.GuardState, v *pipeline.Vote) string {
-	p, _ := ctx.Lookup(pipeline.CatalogTable, v.ParedaoID).(*pipeline.Paredao)
+	p := g.lookup(ctx, v.ParedaoID)
 	switch {
 	case p == nil:
 		return OutcomeUnknownParedao
@@ -119,6 +123,20 @@ func (g *guard) decide(ctx goka.Context, state *pipeline.GuardState, v *pipeline
 		return OutcomeRateLimited
 	}
 	return OutcomeAccepted
+}
+
+func (g *guard) lookup(ctx goka.Context, id string) *pipeline.Paredao {
+	deadline := time.Now().Add(g.cfg.LookupWait)
+	for {
+		if p, _ := ctx.Lookup(pipeline.CatalogTable, id).(*pipeline.Paredao); p != nil || time.Now().After(deadline) {
+			return p
+		}
+		select {
+		case <-ctx.Context().Done():
+			return nil
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // pruneGuard forgets entries no longer needed for replay detection (challenge

@@ -79,7 +79,7 @@ func TestGuardDropsReplays(t *testing.T) {
 // through (tally drops the copy), and stays dropped if it had been dropped.
 func TestGuardRedeliveryDecidesTheSame(t *testing.T) {
 	tt, ballots := startGuard(t, GuardConfig{VotesPerMinute: 1, Shards: 4})
-	tt.Consume(string(pipeline.VotesStream), "v1", vote("v1", "c1", "ana", t0))                   // offset 0: accepted
+	tt.Consume(string(pipeline.VotesStream), "v1", vote("v1", "c1", "ana", t0))                  // offset 0: accepted
 	tt.Consume(string(pipeline.VotesStream), "v1", vote("v1", "c2", "ana", t0.Add(time.Second))) // offset 1: over the cap
 	first := drain(ballots)
 	if len(first) != 1 {
@@ -92,7 +92,7 @@ func TestGuardRedeliveryDecidesTheSame(t *testing.T) {
 	st.LastOffset = 3
 	st.Entries[0].Offset = 2
 	tt.SetTableValue(pipeline.GuardTable, "v1", st)
-	tt.Consume(string(pipeline.VotesStream), "v1", vote("v1", "c1", "ana", t0))                   // offset 2: the accepted one again
+	tt.Consume(string(pipeline.VotesStream), "v1", vote("v1", "c1", "ana", t0))                  // offset 2: the accepted one again
 	tt.Consume(string(pipeline.VotesStream), "v1", vote("v1", "c2", "ana", t0.Add(time.Second))) // offset 3: the dropped one again
 	again := drain(ballots)
 	if len(again) != 1 || again[0].VoteID != "c1" || again[0].SourceOffset != 2 {

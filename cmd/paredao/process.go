@@ -42,7 +42,7 @@ func newProcessorTier(cfg *Config, k *kafka, reg prometheus.Registerer, log *slo
 		var err error
 		switch g {
 		case "guard":
-			p, err = processors.NewGuard(cfg.KafkaBrokers, processors.GuardConfig{VotesPerMinute: cfg.VotesPerMinute, Shards: cfg.Shards, Metrics: m}, opts...)
+			p, err = processors.NewGuard(cfg.KafkaBrokers, processors.GuardConfig{VotesPerMinute: cfg.VotesPerMinute, Shards: cfg.Shards, LookupWait: 5 * time.Second, Metrics: m}, opts...)
 		case "tally":
 			p, err = processors.NewTally(cfg.KafkaBrokers, processors.TallyConfig{Window: cfg.Window, Grace: cfg.Grace, Horizon: cfg.LateHorizon, Metrics: m}, opts...)
 		default:
