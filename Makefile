@@ -1,0 +1,35 @@
+# Paredão — make run (the whole system, embedded) and make test (everything CI runs).
+GO      ?= go
+BIN     := bin/paredao
+GOFLAGS ?=
+
+.PHONY: build run test test-unit chaos bench load cluster fuzz vet clean
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/paredao
+
+## run: the whole system in one process on the embedded broker and SQLite
+run: build
+	./$(BIN) run
+
+## test: vet, every test of the main module, then the deploy module
+test: vet
+	$(GO) test ./... -count=1 -timeout 25m
+	@if [ -f deploy/go.mod ]; then cd deploy && $(GO) test ./... -count=1; fi
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1)
+
+## chaos: the fault tests (kills, restarts, rebalances) on real processes
+chaos:
+	$(GO) test ./cmd/paredao -run 'TestChaos' -count=1 -v -timeout 25m
+
+## bench: Go benchmarks of the hot paths
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin
+
+-include deploy/build.mk
