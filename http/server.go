@@ -50,6 +50,7 @@ type Config struct {
 	EmitTimeout     time.Duration // how long a vote waits for Kafka before 503
 	CloseLead       time.Duration // how far ahead "close now" takes effect, so every replica knows first
 	MaxInFlight     int           // votes waiting for Kafka at once before shedding with 503
+	Report          ReportConfig
 }
 
 // Deps are what the web tier reads and writes.
@@ -58,6 +59,8 @@ type Deps struct {
 	Writer    CatalogWriter
 	Emitter   VoteEmitter
 	Standings Standings
+	Windows   WindowStore // closed windows in SQL
+	Live      LiveWindows // windows still in tally's state
 	Log       *slog.Logger
 	Metrics   *Metrics
 	Now       func() time.Time
@@ -161,6 +164,11 @@ func (s *Server) routes() chi.Router {
 			r.Use(s.authenticate)
 			r.Post("/paredoes", s.createParedao)
 			r.Post("/paredoes/{id}/close", s.closeParedao)
+			if s.deps.Windows != nil {
+				r.Get("/paredoes/{id}/report", s.report)
+				r.Get("/paredoes/{id}/minutes", s.minutes)
+				r.Get("/paredoes/{id}/report.csv", s.reportCSV)
+			}
 		})
 	})
 	return r

@@ -10,8 +10,17 @@ type Standings struct {
 	Version uint64 // changes whenever the totals change
 }
 
-// WindowTotals is one window's votes per participant.
-type WindowTotals struct {
-	Start        time.Time
-	Participants map[string]int64
+// ShardWindow is the absolute count of one window of one tally key.
+type ShardWindow struct {
+	ParticipantID string
+	Shard         int
+	Start         time.Time
+	Votes         int64
+}
+
+// Count is a number of votes for a participant in a window or an hour.
+type Count struct {
+	Start         time.Time
+	ParticipantID string
+	Votes         int64
 }

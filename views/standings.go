@@ -3,7 +3,6 @@ package views
 import (
 	"context"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
@@ -31,6 +30,7 @@ type Standings struct {
 
 type keyState struct {
 	paredao, participant string
+	shard                int
 	total                int64
 	windows              []pipeline.WindowCount
 }
@@ -81,11 +81,11 @@ func (s *Standings) apply(key string, next *pipeline.TallyState) {
 	defer s.mu.Unlock()
 	old := s.keys[key]
 	if old == nil {
-		paredao, participant, _, err := pipeline.ParseBallotKey(key)
+		paredao, participant, shard, err := pipeline.ParseBallotKey(key)
 		if err != nil {
 			return
 		}
-		old = &keyState{paredao: paredao, participant: participant}
+		old = &keyState{paredao: paredao, participant: participant, shard: shard}
 		s.keys[key] = old
 		if s.byParedao[paredao] == nil {
 			s.byParedao[paredao] = map[string]struct{}{}
@@ -136,31 +136,21 @@ func (s *Standings) asOf() time.Time {
 	return s.lastFresh
 }
 
-// Windows returns the windows still held in tally's state for a paredão that
-// start at or after from, oldest first: the live part of a report.
-func (s *Standings) Windows(paredaoID string, from time.Time) []pipeline.WindowTotals {
+// ShardWindows returns the windows still in tally's state for a paredão that
+// start at or after from, per key: absolute counts, comparable with the
+// sink's rows for the same (participant, shard, window).
+func (s *Standings) ShardWindows(paredaoID string, from time.Time) []pipeline.ShardWindow {
 	s.mu.RLock()
-	byStart := map[int64]map[string]int64{}
+	defer s.mu.RUnlock()
+	var out []pipeline.ShardWindow
 	for key := range s.byParedao[paredaoID] {
 		k := s.keys[key]
 		for _, w := range k.windows {
-			if w.Start < from.Unix() {
-				continue
+			if w.Start >= from.Unix() {
+				out = append(out, pipeline.ShardWindow{ParticipantID: k.participant, Shard: k.shard, Start: time.Unix(w.Start, 0).UTC(), Votes: w.Count})
 			}
-			m := byStart[w.Start]
-			if m == nil {
-				m = map[string]int64{}
-				byStart[w.Start] = m
-			}
-			m[k.participant] += w.Count
 		}
 	}
-	s.mu.RUnlock()
-	out := make([]pipeline.WindowTotals, 0, len(byStart))
-	for start, m := range byStart {
-		out = append(out, pipeline.WindowTotals{Start: time.Unix(start, 0).UTC(), Participants: m})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
 	return out
 }
 

@@ -1,0 +1,315 @@
+package http
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/paredao/paredao/pipeline"
+)
+
+// WindowStore is the sink's SQL store as the reports read it.
+type WindowStore interface {
+	// Shards: absolute counts per (participant, shard, window) in [from, to), late votes excluded.
+	Shards(ctx context.Context, paredaoID string, from, to time.Time) ([]pipeline.ShardWindow, error)
+	// Late: late votes per (window, participant) in [from, to).
+	Late(ctx context.Context, paredaoID string, from, to time.Time) ([]pipeline.Count, error)
+	// Hours: votes per (hour, participant) over the windows starting before before.
+	Hours(ctx context.Context, paredaoID string, before time.Time) ([]pipeline.Count, error)
+	// Minutes: votes per (window, participant) in [from, to).
+	Minutes(ctx context.Context, paredaoID string, from, to time.Time) ([]pipeline.Count, error)
+}
+
+// LiveWindows are the windows still in tally's state, from the views.
+type LiveWindows interface {
+	ShardWindows(paredaoID string, from time.Time) []pipeline.ShardWindow
+}
+
+// ReportConfig tells the reports how windows are cut.
+type ReportConfig struct {
+	Window  time.Duration
+	Grace   time.Duration
+	Horizon time.Duration
+}
+
+type reportParticipant struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Votes int64  `json:"votes"`
+}
+
+type bucketParticipant struct {
+	ID    string `json:"id"`
+	Votes int64  `json:"votes"`
+}
+
+type hourJSON struct {
+	Hour         time.Time           `json:"hour"`
+	Total        int64               `json:"total"`
+	Participants []bucketParticipant `json:"participants"`
+}
+
+type minuteJSON struct {
+	Minute       time.Time           `json:"minute"`
+	Total        int64               `json:"total"`
+	Participants []bucketParticipant `json:"participants"`
+}
+
+type reportJSON struct {
+	ParedaoID    string              `json:"paredaoId"`
+	Total        int64               `json:"total"`
+	Participants []reportParticipant `json:"participants"`
+	Hourly       []hourJSON          `json:"hourly"`
+	ExactUntil   time.Time           `json:"exactUntil"`
+	AsOf         time.Time           `json:"asOf"`
+}
+
+type minutesJSON struct {
+	ParedaoID  string       `json:"paredaoId"`
+	Minutes    []minuteJSON `json:"minutes"`
+	ExactUntil time.Time    `json:"exactUntil"`
+	AsOf       time.Time    `json:"asOf"`
+}
+
+// cuts returns where SQL alone stops being the source (cut: older windows
+// are retired from tally's state, their counts final in SQL) and exactUntil
+// (every window ending by then is closed).
+func (s *Server) cuts(now time.Time) (cut, exactUntil time.Time) {
+	rc := s.cfg.Report
+	cut = pipeline.WindowStart(now.Add(-rc.Horizon-2*rc.Window), rc.Window)
+	exactUntil = pipeline.WindowStart(now.Add(-rc.Grace), rc.Window)
+	return cut, exactUntil
+}
+
+// recent merges the sink's and the views' counts of the windows from cut on:
+// both are absolute counts of the same (participant, shard, window), so the
+// greater is the newer; late votes add.
+func (s *Server) recent(ctx context.Context, id string, cut time.Time) (map[time.Time]map[string]int64, error) {
+	far := cut.Add(100 * 365 * 24 * time.Hour)
+	sqlRows, err := s.deps.Windows.Shards(ctx, id, cut, far)
+	if err != nil {
+		return nil, fmt.Errorf("report shards: %w", err)
+	}
+	late, err := s.deps.Windows.Late(ctx, id, cut, far)
+	if err != nil {
+		return nil, fmt.Errorf("report late votes: %w", err)
+	}
+	type key struct {
+		participant string
+		shard       int
+		start       time.Time
+	}
+	best := map[key]int64{}
+	for _, r := range sqlRows {
+		k := key{r.ParticipantID, r.Shard, r.Start.UTC()}
+		best[k] = max(best[k], r.Votes)
+	}
+	for _, r := range s.deps.Live.ShardWindows(id, cut) {
+		k := key{r.ParticipantID, r.Shard, r.Start.UTC()}
+		best[k] = max(best[k], r.Votes)
+	}
+	out := map[time.Time]map[string]int64{}
+	add := func(start time.Time, participant string, n int64) {
+		m := out[start]
+		if m == nil {
+			m = map[string]int64{}
+			out[start] = m
+		}
+		m[participant] += n
+	}
+	for k, n := range best {
+		add(k.start, k.participant, n)
+	}
+	for _, r := range late {
+		add(r.Start.UTC(), r.ParticipantID, r.Votes)
+	}
+	return out, nil
+}
+
+// buildReport is the production report of p at now.
+func (s *Server) buildReport(ctx context.Context, p *pipeline.Paredao, now time.Time) (reportJSON, error) {
+	cut, exactUntil := s.cuts(now)
+	hours, err := s.deps.Windows.Hours(ctx, p.ID, cut)
+	if err != nil {
+		return reportJSON{}, fmt.Errorf("report hours: %w", err)
+	}
+	recent, err := s.recent(ctx, p.ID, cut)
+	if err != nil {
+		return reportJSON{}, err
+	}
+	byHour := map[time.Time]map[string]int64{}
+	addHour := func(h time.Time, participant string, n int64) {
+		h = h.UTC().Truncate(time.Hour)
+		m := byHour[h]
+		if m == nil {
+			m = map[string]int64{}
+			byHour[h] = m
+		}
+		m[participant] += n
+	}
+	for _, r := range hours {
+		addHour(r.Start, r.ParticipantID, r.Votes)
+	}
+	for start, m := range recent {
+		for participant, n := range m {
+			addHour(start, participant, n)
+		}
+	}
+	rep := reportJSON{ParedaoID: p.ID, Hourly: []hourJSON{}, ExactUntil: exactUntil, AsOf: now.UTC()}
+	totals := map[string]int64{}
+	for _, h := range sortedTimes(byHour) {
+		row := hourJSON{Hour: h, Participants: make([]bucketParticipant, 0, len(p.Participants))}
+		for _, x := range p.Participants {
+			n := byHour[h][x.ID]
+			row.Participants = append(row.Participants, bucketParticipant{ID: x.ID, Votes: n})
+			row.Total += n
+			totals[x.ID] += n
+		}
+		rep.Hourly = append(rep.Hourly, row)
+		rep.Total += row.Total
+	}
+	for _, x := range p.Participants {
+		rep.Participants = append(rep.Participants, reportParticipant{ID: x.ID, Name: x.Name, Votes: totals[x.ID]})
+	}
+	return rep, nil
+}
+
+func sortedTimes[V any](m map[time.Time]V) []time.Time {
+	out := make([]time.Time, 0, len(m))
+	for t := range m {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	return out
+}
+
+func (s *Server) reportParedao(w http.ResponseWriter, r *http.Request) *pipeline.Paredao {
+	p := s.deps.Catalog.Get(chi.URLParam(r, "id"))
+	if p == nil {
+		writeError(w, s.deps.Log, errNotFound)
+	}
+	return p
+}
+
+func (s *Server) report(w http.ResponseWriter, r *http.Request) {
+	p := s.reportParedao(w, r)
+	if p == nil {
+		return
+	}
+	rep, err := s.buildReport(r.Context(), p, s.deps.Now())
+	if err != nil {
+		s.deps.Log.Error("report failed", "paredao", p.ID, "err", err)
+		writeError(w, s.deps.Log, unavailable(2*time.Second))
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+func (s *Server) reportCSV(w http.ResponseWriter, r *http.Request) {
+	p := s.reportParedao(w, r)
+	if p == nil {
+		return
+	}
+	rep, err := s.buildReport(r.Context(), p, s.deps.Now())
+	if err != nil {
+		s.deps.Log.Error("report failed", "paredao", p.ID, "err", err)
+		writeError(w, s.deps.Log, unavailable(2*time.Second))
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="paredao-`+p.ID+`-hourly.csv"`)
+	cw := csv.NewWriter(w)
+	header := []string{"hour", "total"}
+	for _, x := range p.Participants {
+		header = append(header, x.ID)
+	}
+	cw.Write(header)
+	for _, h := range rep.Hourly {
+		row := []string{h.Hour.Format(time.RFC3339), strconv.FormatInt(h.Total, 10)}
+		for _, x := range h.Participants {
+			row = append(row, strconv.FormatInt(x.Votes, 10))
+		}
+		cw.Write(row)
+	}
+	cw.Flush()
+}
+
+// minutes answers the report by window in [from, to) (default: the last hour).
+func (s *Server) minutes(w http.ResponseWriter, r *http.Request) {
+	p := s.reportParedao(w, r)
+	if p == nil {
+		return
+	}
+	now := s.deps.Now().UTC()
+	from, to := now.Add(-time.Hour), now.Add(s.cfg.Report.Window)
+	for _, q := range []struct {
+		name string
+		t    *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		if v := r.URL.Query().Get(q.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				writeError(w, s.deps.Log, invalidRequest(q.name+" must be an RFC 3339 time"))
+				return
+			}
+			*q.t = t.UTC()
+		}
+	}
+	if !to.After(from) || to.Sub(from) > 31*24*time.Hour {
+		writeError(w, s.deps.Log, invalidRequest("from must be before to, at most 31 days apart"))
+		return
+	}
+	cut, exactUntil := s.cuts(now)
+	byMinute := map[time.Time]map[string]int64{}
+	if from.Before(cut) {
+		rows, err := s.deps.Windows.Minutes(r.Context(), p.ID, from, minTime(to, cut))
+		if err != nil {
+			s.deps.Log.Error("minutes failed", "paredao", p.ID, "err", err)
+			writeError(w, s.deps.Log, unavailable(2*time.Second))
+			return
+		}
+		for _, row := range rows {
+			m := byMinute[row.Start.UTC()]
+			if m == nil {
+				m = map[string]int64{}
+				byMinute[row.Start.UTC()] = m
+			}
+			m[row.ParticipantID] += row.Votes
+		}
+	}
+	recent, err := s.recent(r.Context(), p.ID, cut)
+	if err != nil {
+		s.deps.Log.Error("minutes failed", "paredao", p.ID, "err", err)
+		writeError(w, s.deps.Log, unavailable(2*time.Second))
+		return
+	}
+	for start, m := range recent {
+		if !start.Before(from) && start.Before(to) {
+			byMinute[start] = m
+		}
+	}
+	out := minutesJSON{ParedaoID: p.ID, Minutes: []minuteJSON{}, ExactUntil: exactUntil, AsOf: now}
+	for _, t := range sortedTimes(byMinute) {
+		row := minuteJSON{Minute: t, Participants: make([]bucketParticipant, 0, len(p.Participants))}
+		for _, x := range p.Participants {
+			n := byMinute[t][x.ID]
+			row.Participants = append(row.Participants, bucketParticipant{ID: x.ID, Votes: n})
+			row.Total += n
+		}
+		out.Minutes = append(out.Minutes, row)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
