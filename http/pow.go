@@ -96,3 +96,13 @@ func (p pow) verify(payload, voter, paredao string, now time.Time) (solved, *Err
 	nonce, _, _ := strings.Cut(pl.Salt, "?")
 	return solved{id: nonce, expires: time.Unix(exp, 0)}, nil
 }
+
+// ChallengeKey is the HMAC key challenges are signed with, derived from the
+// secret (tests and tools that mint challenges use it).
+func ChallengeKey(secret []byte) string { return string(derive(secret, "altcha")) }
+
+// VoterCookieValue is the signed cookie value of voter id, as the server sets
+// it (id: 22 base64url characters).
+func VoterCookieValue(secret []byte, id string) string {
+	return id + "." + voters{key: derive(secret, "voter-cookie")}.mac(id)
+}

@@ -1,0 +1,357 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// loadSettings is the configuration of `paredao load`.
+type loadSettings struct {
+	URLs          []string
+	Paredao       string
+	Duration      time.Duration
+	Rate          float64 // votes per second over all workers; 0 = as fast as possible
+	Connections   int
+	Split         map[string]int
+	VotesPerVoter int
+	Token         string
+	Verify        bool
+	VerifyTimeout time.Duration
+	RetryFor      time.Duration
+	JSON          bool
+}
+
+func parseLoadConfig(args []string, env func(string) string, out io.Writer) (*loadSettings, error) {
+	fs := flag.NewFlagSet("paredao load", flag.ContinueOnError)
+	fs.SetOutput(out)
+	def := func(name, d string) string {
+		if v := env(envName(name)); v != "" {
+			return v
+		}
+		return d
+	}
+	urls := fs.String("url", def("url", "http://127.0.0.1:8080"), "comma-separated base URLs of web replicas (round robin) ($PAREDAO_URL)")
+	paredao := fs.String("paredao", def("paredao", ""), "paredão to vote in (default: the first open one)")
+	duration := fs.Duration("duration", 10*time.Second, "how long to vote")
+	rate := fs.Float64("rate", 0, "target votes per second over all connections; 0 = as fast as possible")
+	conns := fs.Int("connections", 32, "concurrent voters (connections)")
+	split := fs.String("split", "", "participant shares, e.g. ana=50,bruno=30,carla=20 (default: even)")
+	perVoter := fs.Int("votes-per-voter", 5, "votes before a connection becomes a new voter (new cookie); keep under the per-voter cap")
+	token := fs.String("token", def("production-token", ""), "production token, to verify the count ($PAREDAO_PRODUCTION_TOKEN)")
+	verify := fs.Bool("verify", true, "wait until the production report counts what was acknowledged")
+	verifyTimeout := fs.Duration("verify-timeout", 2*time.Minute, "how long to wait for the count")
+	retryFor := fs.Duration("retry-for", 90*time.Second, "how long to resend a vote whose outcome is unknown (503 or no answer)")
+	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	cfg := &loadSettings{URLs: splitList(*urls), Paredao: *paredao, Duration: *duration, Rate: *rate, Connections: *conns,
+		VotesPerVoter: *perVoter, Token: *token, Verify: *verify, VerifyTimeout: *verifyTimeout, RetryFor: *retryFor, JSON: *asJSON}
+	if len(cfg.URLs) == 0 || cfg.Connections < 1 || cfg.Duration <= 0 || cfg.VotesPerVoter < 1 {
+		return nil, errors.New("load: need --url, --connections ≥ 1, --duration > 0, --votes-per-voter ≥ 1")
+	}
+	if *split != "" {
+		cfg.Split = map[string]int{}
+		for _, part := range splitList(*split) {
+			id, w, ok := strings.Cut(part, "=")
+			n, err := strconv.Atoi(w)
+			if !ok || err != nil || n < 0 {
+				return nil, fmt.Errorf("load: --split %q: want id=weight", part)
+			}
+			cfg.Split[id] = n
+		}
+	}
+	if cfg.Verify && cfg.Token == "" {
+		return nil, errors.New("load: --verify needs --token (or PAREDAO_PRODUCTION_TOKEN)")
+	}
+	return cfg, nil
+}
+
+// loadResult is what a load run measured.
+type loadResult struct {
+	Duration     time.Duration    `json:"duration"`
+	Acknowledged map[string]int64 `json:"acknowledged"`
+	AckTotal     int64            `json:"ackTotal"`
+	InDoubt      int64            `json:"inDoubt"`
+	Reconciled   int64            `json:"reconciled"`
+	Statuses     map[int]int64    `json:"statuses"`
+	VotesPerSec  float64          `json:"votesPerSecond"`
+	P50          time.Duration    `json:"p50"`
+	P90          time.Duration    `json:"p90"`
+	P99          time.Duration    `json:"p99"`
+	Max          time.Duration    `json:"max"`
+	Counted      map[string]int64 `json:"counted,omitempty"`
+	CountedOK    bool             `json:"countedOk"`
+	Errors       []string         `json:"errors,omitempty"`
+}
+
+func runLoad(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseLoadConfig(args, env, stderr)
+	if err != nil {
+		return err
+	}
+	res, err := loadRun(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	if cfg.JSON {
+		json.NewEncoder(stdout).Encode(res)
+	} else {
+		printLoad(stdout, res)
+	}
+	if cfg.Verify && !res.CountedOK {
+		return fmt.Errorf("load: acknowledged %v, counted %v", res.Acknowledged, res.Counted)
+	}
+	return nil
+}
+
+func printLoad(w io.Writer, r *loadResult) {
+	fmt.Fprintf(w, "duration      %v\n", r.Duration.Round(time.Millisecond))
+	fmt.Fprintf(w, "acknowledged  %d votes (%.0f votes/s)\n", r.AckTotal, r.VotesPerSec)
+	fmt.Fprintf(w, "latency       p50 %v  p90 %v  p99 %v  max %v\n", r.P50.Round(10*time.Microsecond), r.P90.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond))
+	codes := make([]int, 0, len(r.Statuses))
+	for c := range r.Statuses {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	var parts []string
+	for _, c := range codes {
+		name := strconv.Itoa(c)
+		if c == 0 {
+			name = "no-answer"
+		}
+		parts = append(parts, fmt.Sprintf("%s: %d", name, r.Statuses[c]))
+	}
+	fmt.Fprintf(w, "attempts      %s\n", strings.Join(parts, ", "))
+	fmt.Fprintf(w, "in doubt      %d (gave up without an answer), reconciled %d\n", r.InDoubt, r.Reconciled)
+	if r.Counted != nil {
+		verdict := "acknowledged == counted"
+		if !r.CountedOK {
+			verdict = "acknowledged != counted"
+		}
+		fmt.Fprintf(w, "per participant acknowledged %v counted %v: %s\n", r.Acknowledged, r.Counted, verdict)
+	}
+	for _, e := range r.Errors {
+		fmt.Fprintf(w, "error         %s\n", e)
+	}
+}
+
+// loadRun votes for cfg.Duration and, with cfg.Verify, waits until the
+// production report counted exactly what was acknowledged on top of what it
+// counted before the run.
+func loadRun(ctx context.Context, cfg *loadSettings, logw io.Writer) (*loadResult, error) {
+	transport := &http.Transport{MaxIdleConns: cfg.Connections * 2, MaxIdleConnsPerHost: cfg.Connections * 2, IdleConnTimeout: time.Minute}
+	base := cfg.URLs[0]
+	if cfg.Paredao == "" {
+		id, err := firstOpen(ctx, base, transport)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Paredao = id
+	}
+	participants, err := participantsOf(ctx, base, cfg.Paredao, transport)
+	if err != nil {
+		return nil, err
+	}
+	wheel := splitWheel(participants, cfg.Split)
+	var before map[string]int64
+	if cfg.Verify {
+		if before, err = reportCounts(ctx, base, cfg.Paredao, cfg.Token, transport); err != nil {
+			return nil, err
+		}
+	}
+
+	var pace <-chan time.Time
+	if cfg.Rate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / cfg.Rate))
+		defer t.Stop()
+		pace = t.C
+	}
+	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	defer cancel()
+	res := &loadResult{Acknowledged: map[string]int64{}, Statuses: map[int]int64{}}
+	var mu sync.Mutex
+	var latencies []time.Duration
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range cfg.Connections {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			url := cfg.URLs[w%len(cfg.URLs)]
+			var c *voterClient
+			var local []time.Duration
+			for i := 0; ; i++ {
+				if pace != nil {
+					select {
+					case <-runCtx.Done():
+					case <-pace:
+					}
+				}
+				if runCtx.Err() != nil {
+					break
+				}
+				if i%cfg.VotesPerVoter == 0 {
+					c = newVoterClient(url, transport)
+				}
+				participant := wheel[(w*7919+i)%len(wheel)]
+				// The run's deadline stops new votes, never one in flight:
+				// its outcome must be known.
+				out, err := c.cast(context.WithoutCancel(ctx), cfg.Paredao, participant, cfg.RetryFor)
+				mu.Lock()
+				for _, code := range out.Codes {
+					res.Statuses[code]++
+				}
+				switch {
+				case errors.Is(err, errInDoubt):
+					res.InDoubt++
+				case err != nil:
+					if len(res.Errors) < 10 {
+						res.Errors = append(res.Errors, err.Error())
+					}
+				case out.Status == http.StatusAccepted:
+					res.Acknowledged[participant]++
+					res.AckTotal++
+					if out.Reconciled {
+						res.Reconciled++
+					}
+				}
+				mu.Unlock()
+				if err == nil && out.Status != 0 {
+					local = append(local, out.Latency)
+				}
+				if out.Status == http.StatusTooManyRequests {
+					c = newVoterClient(url, transport) // this voter is capped: become another
+				}
+			}
+			mu.Lock()
+			latencies = append(latencies, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.Duration = time.Since(start)
+	res.VotesPerSec = float64(res.AckTotal) / res.Duration.Seconds()
+	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	if n := len(latencies); n > 0 {
+		res.P50, res.P90, res.P99, res.Max = latencies[n*50/100], latencies[n*90/100], latencies[min(n-1, n*99/100)], latencies[n-1]
+	}
+	if !cfg.Verify {
+		return res, nil
+	}
+	deadline := time.Now().Add(cfg.VerifyTimeout)
+	for {
+		after, err := reportCounts(ctx, base, cfg.Paredao, cfg.Token, transport)
+		if err == nil {
+			res.Counted = map[string]int64{}
+			res.CountedOK = true
+			for _, p := range participants {
+				res.Counted[p] = after[p] - before[p]
+				if res.Counted[p] != res.Acknowledged[p] {
+					res.CountedOK = false
+				}
+			}
+			if res.CountedOK {
+				return res, nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return res, nil
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// splitWheel lists participants as often as their weights (even by default).
+func splitWheel(participants []string, split map[string]int) []string {
+	var wheel []string
+	for _, p := range participants {
+		n := 1
+		if split != nil {
+			n = split[p]
+		}
+		for range n {
+			wheel = append(wheel, p)
+		}
+	}
+	return wheel
+}
+
+type paredaoInfo struct {
+	ID           string `json:"id"`
+	Status       string `json:"status"`
+	Participants []struct {
+		ID string `json:"id"`
+	} `json:"participants"`
+}
+
+func getDecoded(ctx context.Context, url, token string, transport http.RoundTripper, v any) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := (&http.Client{Transport: transport, Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func firstOpen(ctx context.Context, base string, transport http.RoundTripper) (string, error) {
+	var list []paredaoInfo
+	if err := getDecoded(ctx, base+"/api/v1/paredoes", "", transport, &list); err != nil {
+		return "", err
+	}
+	for _, p := range list {
+		if p.Status == "open" {
+			return p.ID, nil
+		}
+	}
+	return "", errors.New("load: no open paredão")
+}
+
+func participantsOf(ctx context.Context, base, id string, transport http.RoundTripper) ([]string, error) {
+	var p paredaoInfo
+	if err := getDecoded(ctx, base+"/api/v1/paredoes/"+id, "", transport, &p); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, x := range p.Participants {
+		out = append(out, x.ID)
+	}
+	return out, nil
+}
+
+// reportCounts reads the production report's total per participant.
+func reportCounts(ctx context.Context, base, id, token string, transport http.RoundTripper) (map[string]int64, error) {
+	var rep struct {
+		Participants []struct {
+			ID    string `json:"id"`
+			Votes int64  `json:"votes"`
+		} `json:"participants"`
+	}
+	if err := getDecoded(ctx, base+"/api/v1/production/paredoes/"+id+"/report", token, transport, &rep); err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for _, p := range rep.Participants {
+		out[p.ID] = p.Votes
+	}
+	return out, nil
+}
