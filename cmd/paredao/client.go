@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -113,6 +114,7 @@ type voteOutcome struct {
 	// Reconciled: a retry found the vote already acknowledged (409
 	// challenge_used after an unanswered attempt).
 	Reconciled bool
+	Payload    string // the proof of work sent
 }
 
 // errInDoubt: the vote's outcome is unknown (no answer before giving up).
@@ -135,7 +137,7 @@ func (c *voterClient) cast(ctx context.Context, paredao, participant string, ret
 	if err != nil {
 		return voteOutcome{}, err
 	}
-	var out voteOutcome
+	out := voteOutcome{Payload: payload}
 	deadline := time.Now().Add(retryFor)
 	backoff := 100 * time.Millisecond
 	for {
@@ -169,4 +171,21 @@ func (c *voterClient) cast(ctx context.Context, paredao, participant string, ret
 		case <-time.After(wait):
 		}
 	}
+}
+
+// cookie is the voter cookie's value ("" before the first challenge).
+func (c *voterClient) cookie() string {
+	u, _ := url.Parse(c.base)
+	for _, ck := range c.http.Jar.Cookies(u) {
+		if ck.Name == "paredao_voter" {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// setCookie makes this client the voter of cookie.
+func (c *voterClient) setCookie(value string) {
+	u, _ := url.Parse(c.base)
+	c.http.Jar.SetCookies(u, []*http.Cookie{{Name: "paredao_voter", Value: value, Path: "/"}})
 }

@@ -29,19 +29,16 @@ func runAll(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer
 			return err
 		}
 	}
-	var broker interface{ Close() }
 	if cfg.Embedded() {
 		c, err := startBroker(cfg.BrokerAddr, cfg.DataDir, log.With("component", "broker"))
 		if err != nil {
 			return err
 		}
-		broker = c
 		defer func() {
 			c.Close()
 			log.Info("embedded broker stopped")
 		}()
 	}
-	_ = broker
 	k := newKafka(cfg, log)
 	if err := k.ensureTopics(ctx); err != nil {
 		return err
@@ -51,16 +48,22 @@ func runAll(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer
 	if err != nil {
 		return err
 	}
-	web, err := newWebTier(cfg, k, reg, log)
+	store, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	sink, err := newSinkTier(ctx, cfg, k, reg, log)
+	defer store.Close()
+	web, err := newWebTier(cfg, k, reg, log, store)
 	if err != nil {
 		return err
 	}
-	defer sink.close()
-	checks := func() []check { return append(append(procs.checks(), web.checks()...), sink.checks()...) }
+	sink, err := newSinkTier(ctx, cfg, k, reg, log, store)
+	if err != nil {
+		return err
+	}
+	checks := func() []check {
+		return append(append(append(procs.checks(), web.checks()...), sink.checks()...), storeCheck(store))
+	}
 	admin := newAdminServer(reg, checks, log)
 
 	host := cfg.HTTPAddr
@@ -78,21 +81,28 @@ func runAll(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer
 	)
 }
 
-// runBroker is `paredao broker`.
+// runBroker is `paredao broker`: the embedded broker alone, with the admin
+// listener (ready once the pipeline's topics exist).
 func runBroker(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	c, err := startBroker(cfg.BrokerAddr, cfg.DataDir, log)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		c.Close()
+		log.Info("embedded broker stopped")
+	}()
 	k := newKafka(cfg, log)
 	if err := k.ensureTopics(ctx); err != nil {
-		c.Close()
 		return err
 	}
-	<-ctx.Done()
-	c.Close()
-	log.Info("embedded broker stopped")
-	return nil
+	reg := newRegistry()
+	admin := newAdminServer(reg, func() []check {
+		return []check{{"broker", func(context.Context) error { return nil }}}
+	}, log)
+	return runLayers(ctx, log, []task{{"admin server", func(ctx context.Context) error {
+		return serve(ctx, admin, cfg.AdminAddr, log.With("component", "admin"), cfg.ShutdownTimeout)
+	}}})
 }
 
 // runWeb is `paredao web`.
@@ -101,12 +111,17 @@ func runWeb(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err := k.ensureTopics(ctx); err != nil {
 		return err
 	}
-	reg := newRegistry()
-	web, err := newWebTier(cfg, k, reg, log)
+	store, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	admin := newAdminServer(reg, web.checks, log)
+	defer store.Close()
+	reg := newRegistry()
+	web, err := newWebTier(cfg, k, reg, log, store)
+	if err != nil {
+		return err
+	}
+	admin := newAdminServer(reg, func() []check { return append(web.checks(), storeCheck(store)) }, log)
 	return runLayers(ctx, log,
 		[]task{web.serveTask(), {"admin server", func(ctx context.Context) error {
 			return serve(ctx, admin, cfg.AdminAddr, log.With("component", "admin"), cfg.ShutdownTimeout)

@@ -31,6 +31,7 @@ type Config struct {
 	Window          time.Duration
 	Grace           time.Duration
 	LateHorizon     time.Duration
+	RollupAfter     time.Duration
 	Partitions      int
 	Replication     int
 	Shards          int
@@ -72,7 +73,7 @@ func (cfg *Config) bind(fs *flag.FlagSet, command string, env func(string) strin
 	}
 	var brokers, proxies, groups string
 	var powMax, perMin, addrPerMin, partitions, replication, shards string
-	var window, grace, horizon, emitTimeout, closeLead, shutdown string
+	var window, grace, horizon, rollup, emitTimeout, closeLead, shutdown string
 	str(&cfg.HTTPAddr, "http-addr", ":8080", "public listener (pages and API)")
 	str(&cfg.AdminAddr, "admin-addr", "127.0.0.1:9090", "internal listener: /metrics, /debug/pprof, /healthz, /readyz")
 	str(&cfg.DataDir, "data-dir", "./data", "embedded broker log, processor state, embedded SQL file")
@@ -87,6 +88,7 @@ func (cfg *Config) bind(fs *flag.FlagSet, command string, env func(string) strin
 	str(&window, "window", "1m", "tumbling window size")
 	str(&grace, "grace", "5s", "how long after its end a window is sent to the sink")
 	str(&horizon, "late-horizon", "15m", "how long after its end a window stays open for late votes")
+	str(&rollup, "rollup-after", "48h", "minute rows older than this are folded into hourly rows (0: never); keep it well above the late horizon")
 	str(&partitions, "partitions", "12", "partitions of the topics it creates")
 	str(&replication, "replication", "", "replication factor of the topics it creates (default 1 on the embedded broker, 3 otherwise)")
 	str(&shards, "shards", "", "tally keys per participant (default: partitions)")
@@ -129,6 +131,7 @@ func (cfg *Config) bind(fs *flag.FlagSet, command string, env func(string) strin
 		dur("window", window, &cfg.Window)
 		dur("grace", grace, &cfg.Grace)
 		dur("late-horizon", horizon, &cfg.LateHorizon)
+		dur("rollup-after", rollup, &cfg.RollupAfter)
 		dur("emit-timeout", emitTimeout, &cfg.EmitTimeout)
 		dur("close-lead", closeLead, &cfg.CloseLead)
 		dur("shutdown-timeout", shutdown, &cfg.ShutdownTimeout)
@@ -187,6 +190,8 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, errors.New("--pow-max-number: at least 1"))
 	case cfg.EmitTimeout <= 0:
 		errs = append(errs, errors.New("--emit-timeout: must be positive"))
+	case cfg.RollupAfter > 0 && cfg.RollupAfter < cfg.LateHorizon+cfg.Window+cfg.Grace+time.Hour:
+		errs = append(errs, errors.New("--rollup-after: must exceed the late horizon, window and grace by an hour at least"))
 	}
 	needsSecret := cfg.Command == "web"
 	if needsSecret && len(cfg.Secret) < 32 {

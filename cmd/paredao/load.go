@@ -30,6 +30,13 @@ type loadSettings struct {
 	VerifyTimeout time.Duration
 	RetryFor      time.Duration
 	JSON          bool
+
+	capture func(capturedVote) // sees every acknowledged vote (tests replay them)
+}
+
+// capturedVote is an acknowledged vote as its voter sent it.
+type capturedVote struct {
+	cookie, participant, payload string
 }
 
 func parseLoadConfig(args []string, env func(string) string, out io.Writer) (*loadSettings, error) {
@@ -223,6 +230,9 @@ func loadRun(ctx context.Context, cfg *loadSettings, logw io.Writer) (*loadResul
 				case out.Status == http.StatusAccepted:
 					res.Acknowledged[participant]++
 					res.AckTotal++
+					if cfg.capture != nil {
+						cfg.capture(capturedVote{cookie: c.cookie(), participant: participant, payload: out.Payload})
+					}
 					if out.Reconciled {
 						res.Reconciled++
 					}

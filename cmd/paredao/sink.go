@@ -2,31 +2,116 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"log/slog"
+	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/paredao/paredao/sink"
 )
 
-// sinkTier is filled in with the sink package.
-type sinkTier struct{}
-
-func newSinkTier(ctx context.Context, cfg *Config, k *kafka, reg prometheus.Registerer, log *slog.Logger) (*sinkTier, error) {
-	return &sinkTier{}, nil
+// sinkTier runs the sink group and the roll-up of old windows.
+type sinkTier struct {
+	cfg   *Config
+	log   *slog.Logger
+	store sink.Store
+	proc  *sink.Processor
 }
 
-func (s *sinkTier) tasks() []task   { return nil }
-func (s *sinkTier) checks() []check { return nil }
-func (s *sinkTier) close()          {}
+// openStore opens and migrates the SQL store.
+func openStore(ctx context.Context, cfg *Config, log *slog.Logger) (sink.Store, error) {
+	store, err := sink.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", maskURL(cfg.DatabaseURL), err)
+	}
+	if err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	log.Info("store ready", "url", maskURL(cfg.DatabaseURL))
+	return store, nil
+}
 
+func newSinkTier(ctx context.Context, cfg *Config, k *kafka, reg prometheus.Registerer, log *slog.Logger, store sink.Store) (*sinkTier, error) {
+	log = log.With("component", "sink")
+	proc, err := sink.NewProcessor(cfg.KafkaBrokers, store, sink.Config{Log: log, Metrics: sink.NewMetrics(reg)},
+		k.processorOptions(filepath.Join(cfg.DataDir, "state", "sink"))...)
+	if err != nil {
+		return nil, fmt.Errorf("sink processor: %w", err)
+	}
+	return &sinkTier{cfg: cfg, log: log, store: store, proc: proc}, nil
+}
+
+func (s *sinkTier) tasks() []task {
+	return []task{
+		{"sink", s.proc.Run},
+		{"roll-up", s.rollUpEvery},
+	}
+}
+
+// rollUpEvery folds minute rows older than RollupAfter into hourly rows.
+func (s *sinkTier) rollUpEvery(ctx context.Context) error {
+	if s.cfg.RollupAfter <= 0 {
+		return nil
+	}
+	tick := time.NewTicker(10 * time.Minute)
+	defer tick.Stop()
+	for {
+		n, err := s.store.RollUp(ctx, time.Now().Add(-s.cfg.RollupAfter))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("roll-up failed", "err", err)
+		case n > 0:
+			s.log.Info("rolled up minute rows into hours", "rows", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *sinkTier) checks() []check {
+	return []check{{"sink processor", recovered(s.proc.Recovered)}}
+}
+
+func storeCheck(store sink.Store) check {
+	return check{"store", store.Ping}
+}
+
+// runSink is `paredao sink`.
 func runSink(ctx context.Context, cfg *Config, log *slog.Logger) error {
-	return errors.New("sink: not built yet")
+	k := newKafka(cfg, log)
+	if err := k.ensureTopics(ctx); err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	reg := newRegistry()
+	s, err := newSinkTier(ctx, cfg, k, reg, log, store)
+	if err != nil {
+		return err
+	}
+	admin := newAdminServer(reg, func() []check { return append(s.checks(), storeCheck(store)) }, log)
+	return runLayers(ctx, log,
+		[]task{{"admin server", func(ctx context.Context) error {
+			return serve(ctx, admin, cfg.AdminAddr, log.With("component", "admin"), cfg.ShutdownTimeout)
+		}}},
+		s.tasks(),
+	)
 }
 
+// runMigrate is `paredao migrate`.
 func runMigrate(ctx context.Context, cfg *Config, log *slog.Logger) error {
-	return errors.New("migrate: not built yet")
-}
-
-func runLoad(ctx context.Context, args []string, env func(string) string, stdout, stderr interface{}) error {
-	return errors.New("load: not built yet")
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	return store.Close()
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -26,9 +27,10 @@ type webTier struct {
 	votes     *goka.Emitter
 	paredoes  *goka.Emitter
 	server    *http.Server
+	seeded    atomic.Bool // the catalog holds the seed (or held paredões already)
 }
 
-func newWebTier(cfg *Config, k *kafka, reg prometheus.Registerer, log *slog.Logger) (*webTier, error) {
+func newWebTier(cfg *Config, k *kafka, reg prometheus.Registerer, log *slog.Logger, store phttp.WindowStore) (*webTier, error) {
 	log = log.With("component", "web")
 	w := &webTier{cfg: cfg, log: log}
 	var err error
@@ -53,11 +55,14 @@ func newWebTier(cfg *Config, k *kafka, reg prometheus.Registerer, log *slog.Logg
 		TrustedProxies:  cfg.TrustedProxies,
 		EmitTimeout:     cfg.EmitTimeout,
 		CloseLead:       cfg.CloseLead,
+		Report:          phttp.ReportConfig{Window: cfg.Window, Grace: cfg.Grace, Horizon: cfg.LateHorizon},
 	}, phttp.Deps{
 		Catalog:   w.catalog,
 		Writer:    emitterWriter{w.paredoes},
 		Emitter:   voteEmitter{w.votes},
 		Standings: w.standings,
+		Windows:   store,
+		Live:      w.standings,
 		Log:       log,
 		Metrics:   phttp.NewMetrics(reg),
 	})
@@ -102,6 +107,7 @@ func (w *webTier) checks() []check {
 	return []check{
 		{"catalog view", recovered(w.catalog.Recovered)},
 		{"standings view", recovered(w.standings.Recovered)},
+		{"catalog seeded", recovered(w.seeded.Load)},
 	}
 }
 
@@ -125,6 +131,7 @@ func (w *webTier) seedTask() task {
 			}
 		}
 		if len(w.catalog.List()) > 0 {
+			w.seeded.Store(true)
 			return nil
 		}
 		seed, err := loadSeed(w.cfg.Seed, time.Now())
@@ -137,6 +144,14 @@ func (w *webTier) seedTask() task {
 			}
 			w.log.Info("seeded paredao", "paredao", p.ID, "closes_at", p.ClosesAt)
 		}
+		for len(w.catalog.List()) < len(seed) {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		w.seeded.Store(true)
 		return nil
 	}}
 }
