@@ -36,6 +36,7 @@ func newCluster(t *testing.T, partitions int) *cluster {
 		"PAREDAO_PRODUCTION_TOKEN": chaosToken,
 		"PAREDAO_POW_MAX_NUMBER":   "100",
 		"PAREDAO_PARTITIONS":       strconv.Itoa(partitions),
+		"PAREDAO_REPLICATION":      "1",
 		"PAREDAO_DATABASE_URL":     "sqlite:" + filepath.Join(dir, "paredao.db"),
 		"PAREDAO_LOG_LEVEL":        "info",
 		"PAREDAO_EMIT_TIMEOUT":     "2s",

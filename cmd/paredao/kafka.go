@@ -56,8 +56,9 @@ func newKafka(cfg *Config, log *slog.Logger) *kafka {
 	sc.Producer.MaxMessageBytes = 1 << 20
 	sc.ChannelBufferSize = 4096
 	sc.Net.DialTimeout = 2 * time.Second
-	sc.Net.ReadTimeout = 5 * time.Second
-	sc.Net.WriteTimeout = 5 * time.Second
+	// Longer than a group rebalance: JoinGroup waits for it.
+	sc.Net.ReadTimeout = 30 * time.Second
+	sc.Net.WriteTimeout = 10 * time.Second
 	sc.Metadata.Retry.Max = 2
 	sc.Metadata.Retry.Backoff = 200 * time.Millisecond
 	sc.Metadata.RefreshFrequency = time.Minute

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -22,39 +23,97 @@ const cleanMarker = "CLEAN"
 
 // processorTier runs the goka processors of this process.
 type processorTier struct {
-	cfg   *Config
-	log   *slog.Logger
-	procs map[goka.Group]*goka.Processor
-	dirs  map[goka.Group]string
+	cfg    *Config
+	log    *slog.Logger
+	groups []*supervised
+}
+
+// supervised is one processor group, rebuilt and restarted after a failure
+// (Kafka away, a session lost) until its context ends: the process keeps
+// running and resumes by itself when Kafka is back.
+type supervised struct {
+	name    string
+	dir     string // local state; "" for a stateless group
+	build   func() (runner, error)
+	current atomic.Pointer[runner]
+	log     *slog.Logger
+}
+
+// runner is what a goka processor (or the sink) offers.
+type runner interface {
+	Run(ctx context.Context) error
+	Recovered() bool
 }
 
 func newProcessorTier(cfg *Config, k *kafka, reg prometheus.Registerer, log *slog.Logger) (*processorTier, error) {
-	t := &processorTier{cfg: cfg, log: log.With("component", "processors"), procs: map[goka.Group]*goka.Processor{}, dirs: map[goka.Group]string{}}
+	t := &processorTier{cfg: cfg, log: log.With("component", "processors")}
 	m := processors.NewMetrics(reg)
 	for _, g := range cfg.Groups {
-		group := goka.Group(g)
 		dir := filepath.Join(cfg.DataDir, "state", g)
-		if err := prepareState(dir, t.log.With("group", g)); err != nil {
-			return nil, err
-		}
-		opts := k.processorOptions(filepath.Join(dir, "tables"))
-		var p *goka.Processor
-		var err error
+		opts := func() []goka.ProcessorOption { return k.processorOptions(filepath.Join(dir, "tables")) }
+		var build func() (runner, error)
 		switch g {
 		case "guard":
-			p, err = processors.NewGuard(cfg.KafkaBrokers, processors.GuardConfig{VotesPerMinute: cfg.VotesPerMinute, Shards: cfg.Shards, LookupWait: 5 * time.Second, Metrics: m}, opts...)
+			gc := processors.GuardConfig{VotesPerMinute: cfg.VotesPerMinute, Shards: cfg.Shards, LookupWait: 5 * time.Second, Metrics: m}
+			build = func() (runner, error) { return processors.NewGuard(cfg.KafkaBrokers, gc, opts()...) }
 		case "tally":
-			p, err = processors.NewTally(cfg.KafkaBrokers, processors.TallyConfig{Window: cfg.Window, Grace: cfg.Grace, Horizon: cfg.LateHorizon, Metrics: m}, opts...)
+			tc := processors.TallyConfig{Window: cfg.Window, Grace: cfg.Grace, Horizon: cfg.LateHorizon, Metrics: m}
+			build = func() (runner, error) { return processors.NewTally(cfg.KafkaBrokers, tc, opts()...) }
 		default:
 			return nil, fmt.Errorf("--groups: unknown group %q (guard, tally)", g)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("processor %s: %w", g, err)
-		}
-		t.procs[group] = p
-		t.dirs[group] = dir
+		t.groups = append(t.groups, &supervised{name: g, dir: dir, build: build, log: t.log.With("group", g)})
 	}
 	return t, nil
+}
+
+// run runs the group until ctx ends, restarting it after failures with a
+// backoff. Local state is checked before every start: after a failure it is
+// dropped and recovered from the table topic.
+func (s *supervised) run(ctx context.Context) error {
+	backoff := time.Second
+	for {
+		if s.dir != "" {
+			if err := prepareState(s.dir, s.log); err != nil {
+				return err
+			}
+		}
+		r, err := s.build()
+		if err != nil {
+			return fmt.Errorf("build %s: %w", s.name, err)
+		}
+		s.current.Store(&r)
+		started := time.Now()
+		err = r.Run(ctx)
+		if ctx.Err() != nil {
+			if err != nil {
+				s.log.Info("processor stopped while failing or starting", "err", err)
+				return nil // no marker: the state may not match the topic
+			}
+			if s.dir != "" {
+				if werr := os.WriteFile(filepath.Join(s.dir, cleanMarker), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o640); werr != nil {
+					return fmt.Errorf("write clean marker: %w", werr)
+				}
+			}
+			s.log.Info("processor stopped cleanly")
+			return nil
+		}
+		if time.Since(started) > time.Minute {
+			backoff = time.Second
+		}
+		s.log.Warn("processor failed, restarting", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 15*time.Second)
+	}
+}
+
+func (s *supervised) recovered() bool {
+	r := s.current.Load()
+	return r != nil && (*r).Recovered()
 }
 
 // prepareState drops local state that was not closed cleanly.
@@ -77,35 +136,20 @@ func prepareState(dir string, log *slog.Logger) error {
 
 func (t *processorTier) tasks() []task {
 	var out []task
-	for g, p := range t.procs {
-		dir := t.dirs[g]
-		out = append(out, task{"processor " + string(g), func(ctx context.Context) error {
-			err := p.Run(ctx)
-			if err != nil && ctx.Err() != nil {
-				t.log.Info("processor stopped while starting", "group", g, "err", err)
-				return nil // no marker: the state may be half recovered
-			}
-			if err != nil {
-				return err
-			}
-			if werr := os.WriteFile(filepath.Join(dir, cleanMarker), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o640); werr != nil {
-				return fmt.Errorf("write clean marker: %w", werr)
-			}
-			t.log.Info("processor stopped cleanly", "group", g)
-			return nil
-		}})
-	}
-	if tally, ok := t.procs["tally"]; ok {
-		out = append(out, task{"window closer", func(ctx context.Context) error {
-			return closeWindowsEvery(ctx, tally, time.Second, t.log)
-		}})
+	for _, s := range t.groups {
+		out = append(out, task{"processor " + s.name, s.run})
+		if s.name == "tally" {
+			out = append(out, task{"window closer", func(ctx context.Context) error {
+				return closeWindowsEvery(ctx, s, time.Second, t.log)
+			}})
+		}
 	}
 	return out
 }
 
 // closeWindowsEvery visits tally's table every interval so closed windows
 // reach the sink (goka has no timers).
-func closeWindowsEvery(ctx context.Context, tally *goka.Processor, interval time.Duration, log *slog.Logger) error {
+func closeWindowsEvery(ctx context.Context, tally *supervised, interval time.Duration, log *slog.Logger) error {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -114,10 +158,15 @@ func closeWindowsEvery(ctx context.Context, tally *goka.Processor, interval time
 			return nil
 		case <-tick.C:
 		}
-		if !tally.Recovered() {
+		r := tally.current.Load()
+		if r == nil || !(*r).Recovered() {
 			continue
 		}
-		if err := tally.VisitAll(ctx, processors.CloseVisitor, time.Now()); err != nil && ctx.Err() == nil {
+		p, ok := (*r).(*goka.Processor)
+		if !ok {
+			continue
+		}
+		if err := p.VisitAll(ctx, processors.CloseVisitor, time.Now()); err != nil && ctx.Err() == nil {
 			log.Debug("close windows visit", "err", err)
 		}
 	}
@@ -125,13 +174,14 @@ func closeWindowsEvery(ctx context.Context, tally *goka.Processor, interval time
 
 func (t *processorTier) checks() []check {
 	var out []check
-	groups := make([]goka.Group, 0, len(t.procs))
-	for g := range t.procs {
-		groups = append(groups, g)
+	for _, s := range t.groups {
+		out = append(out, check{"processor " + s.name, recovered(s.recovered)})
 	}
-	slices.Sort(groups)
-	for _, g := range groups {
-		out = append(out, check{"processor " + string(g), recovered(t.procs[g].Recovered)})
-	}
+	slices.SortFunc(out, func(a, b check) int {
+		if a.name < b.name {
+			return -1
+		}
+		return 1
+	})
 	return out
 }

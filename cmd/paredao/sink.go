@@ -17,7 +17,7 @@ type sinkTier struct {
 	cfg   *Config
 	log   *slog.Logger
 	store sink.Store
-	proc  *sink.Processor
+	proc  *supervised
 }
 
 // openStore opens and migrates the SQL store.
@@ -36,17 +36,19 @@ func openStore(ctx context.Context, cfg *Config, log *slog.Logger) (sink.Store, 
 
 func newSinkTier(ctx context.Context, cfg *Config, k *kafka, reg prometheus.Registerer, log *slog.Logger, store sink.Store) (*sinkTier, error) {
 	log = log.With("component", "sink")
-	proc, err := sink.NewProcessor(cfg.KafkaBrokers, store, sink.Config{Log: log, Metrics: sink.NewMetrics(reg)},
-		k.processorOptions(filepath.Join(cfg.DataDir, "state", "sink"))...)
-	if err != nil {
+	sc := sink.Config{Log: log, Metrics: sink.NewMetrics(reg)}
+	build := func() (runner, error) {
+		return sink.NewProcessor(cfg.KafkaBrokers, store, sc, k.processorOptions(filepath.Join(cfg.DataDir, "state", "sink"))...)
+	}
+	if _, err := build(); err != nil { // fail at start-up on a bad configuration
 		return nil, fmt.Errorf("sink processor: %w", err)
 	}
-	return &sinkTier{cfg: cfg, log: log, store: store, proc: proc}, nil
+	return &sinkTier{cfg: cfg, log: log, store: store, proc: &supervised{name: "sink", build: build, log: log}}, nil
 }
 
 func (s *sinkTier) tasks() []task {
 	return []task{
-		{"sink", s.proc.Run},
+		{"sink", s.proc.run},
 		{"roll-up", s.rollUpEvery},
 	}
 }
@@ -75,7 +77,7 @@ func (s *sinkTier) rollUpEvery(ctx context.Context) error {
 }
 
 func (s *sinkTier) checks() []check {
-	return []check{{"sink processor", recovered(s.proc.Recovered)}}
+	return []check{{"sink processor", recovered(s.proc.recovered)}}
 }
 
 func storeCheck(store sink.Store) check {
