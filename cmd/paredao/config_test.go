@@ -1,0 +1,106 @@
+package main
+
+import (
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// Configuration: defaults, then environment, then flags; secrets required and
+// long enough where the contract says so; never printed.
+func TestLoadConfig(t *testing.T) {
+	secret := strings.Repeat("s", 32)
+	tests := []struct {
+		name    string
+		command string
+		args    []string
+		env     map[string]string
+		wantErr string
+		check   func(*testing.T, *Config)
+	}{
+		{"defaults", "run", nil, nil, "", func(t *testing.T, c *Config) {
+			if c.HTTPAddr != ":8080" || c.AdminAddr != "127.0.0.1:9090" || c.Partitions != 12 || c.Window != time.Minute ||
+				c.VotesPerMinute != 10 || c.PowMaxNumber != 100000 || !c.Embedded() || c.Replication != 1 ||
+				c.DatabaseURL != "sqlite:data/paredao.db" || c.Shards != 12 {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{"environment", "run", nil, map[string]string{"PAREDAO_PARTITIONS": "4", "PAREDAO_WINDOW": "30s"}, "", func(t *testing.T, c *Config) {
+			if c.Partitions != 4 || c.Window != 30*time.Second {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{"flags win", "run", []string{"--partitions", "8"}, map[string]string{"PAREDAO_PARTITIONS": "4"}, "", func(t *testing.T, c *Config) {
+			if c.Partitions != 8 {
+				t.Fatalf("partitions %d", c.Partitions)
+			}
+		}},
+		{"real kafka", "process", nil, map[string]string{"PAREDAO_KAFKA_BROKERS": "k1:9092, k2:9092"}, "", func(t *testing.T, c *Config) {
+			if c.Embedded() || len(c.KafkaBrokers) != 2 || c.Replication != 3 {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{"web without secret", "web", nil, map[string]string{"PAREDAO_PRODUCTION_TOKEN": "t"}, "PAREDAO_SECRET", nil},
+		{"web with a short secret", "web", nil, map[string]string{"PAREDAO_SECRET": "short", "PAREDAO_PRODUCTION_TOKEN": "t"}, "at least 32 bytes", nil},
+		{"web without token", "web", nil, map[string]string{"PAREDAO_SECRET": secret}, "PAREDAO_PRODUCTION_TOKEN", nil},
+		{"web", "web", nil, map[string]string{"PAREDAO_SECRET": secret, "PAREDAO_PRODUCTION_TOKEN": "t"}, "", nil},
+		{"bad duration", "run", []string{"--window", "soon"}, nil, "--window", nil},
+		{"bad number", "run", []string{"--partitions", "-3"}, nil, "--partitions", nil},
+		{"bad proxy", "web", []string{"--trusted-proxies", "10.0.0.1"}, map[string]string{"PAREDAO_SECRET": secret, "PAREDAO_PRODUCTION_TOKEN": "t"}, "CIDR", nil},
+		{"rollup below horizon", "run", []string{"--rollup-after", "10m"}, nil, "--rollup-after", nil},
+		{"stray argument", "run", []string{"extra"}, nil, "unexpected", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := loadConfig(tc.command, tc.args, envOf(tc.env), io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.check != nil {
+				tc.check(t, c)
+			}
+		})
+	}
+}
+
+// Secrets never appear when the configuration is printed.
+func TestConfigStringMasksSecrets(t *testing.T) {
+	c, err := loadConfig("run", nil, envOf(map[string]string{
+		"PAREDAO_SECRET": "super-secret-value-0123456789abcdef", "PAREDAO_PRODUCTION_TOKEN": "prod-token-value",
+		"PAREDAO_DATABASE_URL": "postgres://app:db-password@db:5432/paredao",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.String()
+	for _, leak := range []string{"super-secret-value", "prod-token-value", "db-password"} {
+		if strings.Contains(s, leak) {
+			t.Fatalf("%q printed: %s", leak, s)
+		}
+	}
+}
+
+// The embedded seed is testdata/seed.json, and it loads.
+func TestDefaultSeedMatchesTestdata(t *testing.T) {
+	b, err := os.ReadFile("../../testdata/seed.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != string(defaultSeed) {
+		t.Fatal("cmd/paredao/seed.json differs from testdata/seed.json")
+	}
+	ps, err := loadSeed("", time.Now())
+	if err != nil || len(ps) == 0 || ps[0].ClosesAt.Sub(ps[0].OpensAt) != 168*time.Hour {
+		t.Fatalf("seed %+v: %v", ps, err)
+	}
+}
