@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/paredao
 GOFLAGS ?=
 
-.PHONY: build run test test-unit chaos bench load cluster fuzz vet clean
+.PHONY: build run test chaos bench load fuzz vet clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/paredao
@@ -28,6 +28,15 @@ chaos:
 ## bench: Go benchmarks of the hot paths
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## load: a 60 s load run on the embedded system (DURATION, CONNECTIONS, POW to change it)
+load:
+	scripts/load.sh
+
+## fuzz: 60 s of each fuzz target
+fuzz:
+	$(GO) test ./http -run '^$$' -fuzz FuzzParseVote -fuzztime 60s
+	$(GO) test ./http -run '^$$' -fuzz FuzzVerifyPow -fuzztime 60s
 
 clean:
 	rm -rf bin

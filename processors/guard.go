@@ -68,35 +68,46 @@ func (g *guard) checkVote(ctx goka.Context, msg any) {
 	if state == nil {
 		state = pipeline.NewGuardState()
 	}
-	offset := ctx.Offset()
+	var p *pipeline.Paredao
+	if ctx.Offset() > state.LastOffset {
+		p = g.lookup(ctx, v.ParedaoID)
+	}
+	outcome, changed := g.decide(state, v, ctx.Offset(), p)
+	if outcome == OutcomeAccepted || outcome == OutcomeReemitted {
+		g.emitBallot(ctx, v)
+	}
+	if changed {
+		ctx.SetValue(state)
+	}
+	g.count(outcome)
+}
 
+// decide applies the vote at offset to the voter's state and tells what
+// became of it and whether the state changed. p is the vote's paredão (nil:
+// unknown); a message decided already does not need it.
+func (g *guard) decide(state *pipeline.GuardState, v *pipeline.Vote, offset int64, p *pipeline.Paredao) (outcome string, changed bool) {
 	if offset <= state.LastOffset {
 		// The same message again: its decision is in the state already.
 		for _, e := range state.Entries {
 			if e.Offset == offset {
-				g.emitBallot(ctx, v)
-				g.count(OutcomeReemitted)
-				return
+				return OutcomeReemitted, false
 			}
 		}
-		g.count(OutcomeRedelivered)
-		return
+		return OutcomeRedelivered, false
 	}
 	state.LastOffset = offset
-	outcome := g.decide(ctx, state, v)
+	outcome = g.judge(state, v, p)
 	if outcome == OutcomeAccepted {
 		state.Entries = append(state.Entries, pipeline.GuardEntry{
 			ChallengeID: v.ChallengeID, Offset: offset,
 			AcceptedAt: v.AcceptedAt.UnixMilli(), ExpiresAt: v.ExpiresAt.Unix(),
 		})
-		g.emitBallot(ctx, v)
 	}
-	ctx.SetValue(state)
-	g.count(outcome)
+	return outcome, true
 }
 
-func (g *guard) decide(ctx goka.Context, state *pipeline.GuardState, v *pipeline.Vote) string {
-	p := g.lookup(ctx, v.ParedaoID)
+// judge decides a vote seen for the first time.
+func (g *guard) judge(state *pipeline.GuardState, v *pipeline.Vote, p *pipeline.Paredao) string {
 	switch {
 	case p == nil:
 		return OutcomeUnknownParedao
@@ -125,6 +136,8 @@ func (g *guard) decide(ctx goka.Context, state *pipeline.GuardState, v *pipeline
 	return OutcomeAccepted
 }
 
+// lookup finds a paredão in guard's copy of the catalog, waiting up to
+// LookupWait for a copy that lags behind.
 func (g *guard) lookup(ctx goka.Context, id string) *pipeline.Paredao {
 	deadline := time.Now().Add(g.cfg.LookupWait)
 	for {

@@ -64,36 +64,52 @@ func (t *tally) countBallot(ctx goka.Context, msg any) {
 	if state == nil {
 		state = &pipeline.TallyState{}
 	}
-	if state.Seen(b.SourcePartition, b.SourceOffset) {
-		t.cfg.Metrics.tallyBallots.WithLabelValues(OutcomeDuplicate).Inc()
+	outcome, records := t.count(state, ctx.Key(), b)
+	t.cfg.Metrics.tallyBallots.WithLabelValues(outcome).Inc()
+	if outcome == OutcomeDuplicate {
 		return
 	}
-	state.MarkSeen(b.SourcePartition, b.SourceOffset)
-	state.Total++
-
-	start := pipeline.WindowStart(b.AcceptedAt, t.cfg.Window).Unix()
-	if start < state.Floor {
-		ctx.Emit(pipeline.WindowsStream, ctx.Key(), t.record(ctx.Key(), start, 1,
-			strconv.Itoa(int(b.SourcePartition))+"/"+strconv.FormatInt(b.SourceOffset, 10)))
-		t.cfg.Metrics.tallyBallots.WithLabelValues(OutcomeLate).Inc()
-	} else {
-		state.Windows[state.Window(start)].Count++
-		t.cfg.Metrics.tallyBallots.WithLabelValues(OutcomeCounted).Inc()
-	}
-
-	if accepted := b.AcceptedAt.UnixMilli(); accepted > state.MaxAcceptedAt {
-		state.MaxAcceptedAt = accepted
-		t.retire(ctx, state)
+	for _, r := range records {
+		ctx.Emit(pipeline.WindowsStream, ctx.Key(), r)
+		if !r.Late() {
+			t.cfg.Metrics.windowsEmited.Inc()
+		}
 	}
 	ctx.SetValue(state)
 }
 
+// count applies a ballot to a key's state and returns its outcome and the
+// records to send to the sink (a late ballot, retired windows).
+func (t *tally) count(state *pipeline.TallyState, key string, b *pipeline.Ballot) (outcome string, records []*pipeline.WindowRecord) {
+	if state.Seen(b.SourcePartition, b.SourceOffset) {
+		return OutcomeDuplicate, nil
+	}
+	state.MarkSeen(b.SourcePartition, b.SourceOffset)
+	state.Total++
+
+	outcome = OutcomeCounted
+	start := pipeline.WindowStart(b.AcceptedAt, t.cfg.Window).Unix()
+	if start < state.Floor {
+		records = append(records, t.record(key, start, 1,
+			strconv.Itoa(int(b.SourcePartition))+"/"+strconv.FormatInt(b.SourceOffset, 10)))
+		outcome = OutcomeLate
+	} else {
+		state.Windows[state.Window(start)].Count++
+	}
+	if accepted := b.AcceptedAt.UnixMilli(); accepted > state.MaxAcceptedAt {
+		state.MaxAcceptedAt = accepted
+		records = t.retire(state, key, records)
+	}
+	return outcome, records
+}
+
 // retire moves the floor to the window that holds MaxAcceptedAt minus the
-// window and the horizon, sending the last count of every window below it.
-func (t *tally) retire(ctx goka.Context, state *pipeline.TallyState) {
+// window and the horizon, adding the last count of every window below it to
+// records.
+func (t *tally) retire(state *pipeline.TallyState, key string, records []*pipeline.WindowRecord) []*pipeline.WindowRecord {
 	floor := pipeline.WindowStart(time.UnixMilli(state.MaxAcceptedAt).Add(-t.cfg.Window-t.cfg.Horizon), t.cfg.Window).Unix()
 	if floor <= state.Floor {
-		return
+		return records
 	}
 	state.Floor = floor
 	n := 0
@@ -102,12 +118,12 @@ func (t *tally) retire(ctx goka.Context, state *pipeline.TallyState) {
 			break
 		}
 		if w.Count != w.Emitted {
-			ctx.Emit(pipeline.WindowsStream, ctx.Key(), t.record(ctx.Key(), w.Start, w.Count, ""))
-			t.cfg.Metrics.windowsEmited.Inc()
+			records = append(records, t.record(key, w.Start, w.Count, ""))
 		}
 		n++
 	}
 	state.Windows = append(state.Windows[:0], state.Windows[n:]...)
+	return records
 }
 
 // closeWindows sends the count of every window whose end plus grace is before

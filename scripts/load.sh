@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# make load: start `paredao run` on a temporary data dir with a low proof-of-work
+# difficulty, measure a bare net/http handler, then vote as fast as possible for
+# DURATION through CONNECTIONS connections, and check acknowledged == counted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-60s}
+CONNECTIONS=${CONNECTIONS:-64}
+POW=${POW:-1000}
+go build -trimpath -o bin/paredao ./cmd/paredao
+dir=$(mktemp -d)
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+http=127.0.0.1:$(port) admin=127.0.0.1:$(port) broker=127.0.0.1:$(port)
+PAREDAO_DATA_DIR=$dir PAREDAO_HTTP_ADDR=$http PAREDAO_ADMIN_ADDR=$admin PAREDAO_BROKER_ADDR=$broker \
+PAREDAO_POW_MAX_NUMBER=$POW PAREDAO_VOTES_PER_MINUTE=0 PAREDAO_ADDRESS_VOTES_PER_MINUTE=0 \
+PAREDAO_PRODUCTION_TOKEN=load-token PAREDAO_LOG_LEVEL=warn \
+  bin/paredao run >"$dir/stdout.log" 2>"$dir/stderr.log" &
+pid=$!
+cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"; }
+trap cleanup EXIT
+for _ in $(seq 1 300); do
+  curl -fsS "http://$admin/readyz" >/dev/null 2>&1 && break
+  kill -0 "$pid" 2>/dev/null || { cat "$dir/stderr.log"; exit 1; }
+  sleep 0.1
+done
+echo "paredao run (pid $pid) ready on http://$http; voting for $DURATION over $CONNECTIONS connections"
+bin/paredao load --url "http://$http" --duration "$DURATION" --connections "$CONNECTIONS" \
+  --token load-token --server-pid "$pid" --baseline 5s --votes-per-voter 20 "$@"
