@@ -7,12 +7,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,6 +33,8 @@ type loadSettings struct {
 	VerifyTimeout time.Duration
 	RetryFor      time.Duration
 	JSON          bool
+	ServerPID     int
+	Baseline      time.Duration
 
 	capture func(capturedVote) // sees every acknowledged vote (tests replay them)
 }
@@ -60,11 +65,13 @@ func parseLoadConfig(args []string, env func(string) string, out io.Writer) (*lo
 	verifyTimeout := fs.Duration("verify-timeout", 2*time.Minute, "how long to wait for the count")
 	retryFor := fs.Duration("retry-for", 90*time.Second, "how long to resend a vote whose outcome is unknown (503 or no answer)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	serverPID := fs.Int("server-pid", 0, "pid of the server process on this machine: report its CPU per vote and its memory")
+	baseline := fs.Duration("baseline", 0, "first measure a bare net/http handler on loopback this long with the same connections, for the ratio")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	cfg := &loadSettings{URLs: splitList(*urls), Paredao: *paredao, Duration: *duration, Rate: *rate, Connections: *conns,
-		VotesPerVoter: *perVoter, Token: *token, Verify: *verify, VerifyTimeout: *verifyTimeout, RetryFor: *retryFor, JSON: *asJSON}
+		VotesPerVoter: *perVoter, Token: *token, Verify: *verify, VerifyTimeout: *verifyTimeout, RetryFor: *retryFor, JSON: *asJSON, ServerPID: *serverPID, Baseline: *baseline}
 	if len(cfg.URLs) == 0 || cfg.Connections < 1 || cfg.Duration <= 0 || cfg.VotesPerVoter < 1 {
 		return nil, errors.New("load: need --url, --connections ≥ 1, --duration > 0, --votes-per-voter ≥ 1")
 	}
@@ -99,6 +106,10 @@ type loadResult struct {
 	P99          time.Duration    `json:"p99"`
 	Max          time.Duration    `json:"max"`
 	Counted      map[string]int64 `json:"counted,omitempty"`
+	BaselineRPS  float64          `json:"baselineRequestsPerSecond,omitempty"`
+	CPUPerVote   time.Duration    `json:"serverCpuPerVote,omitempty"`
+	RSSStartKiB  int64            `json:"rssStartKiB,omitempty"`
+	RSSEndKiB    int64            `json:"rssEndKiB,omitempty"`
 	CountedOK    bool             `json:"countedOk"`
 	Errors       []string         `json:"errors,omitempty"`
 }
@@ -141,6 +152,13 @@ func printLoad(w io.Writer, r *loadResult) {
 		parts = append(parts, fmt.Sprintf("%s: %d", name, r.Statuses[c]))
 	}
 	fmt.Fprintf(w, "attempts      %s\n", strings.Join(parts, ", "))
+	if r.BaselineRPS > 0 {
+		fmt.Fprintf(w, "baseline      bare net/http handler %.0f requests/s; votes/s ÷ baseline = %.2f\n", r.BaselineRPS, r.VotesPerSec/r.BaselineRPS)
+	}
+	if r.CPUPerVote > 0 {
+		fmt.Fprintf(w, "server        %v CPU per vote (%.2f CPU s per 1000 votes); RSS %d MiB at start, %d MiB at end\n",
+			r.CPUPerVote.Round(100*time.Nanosecond), r.CPUPerVote.Seconds()*1000, r.RSSStartKiB/1024, r.RSSEndKiB/1024)
+	}
 	fmt.Fprintf(w, "in doubt      %d (gave up without an answer), reconciled %d\n", r.InDoubt, r.Reconciled)
 	if r.Counted != nil {
 		verdict := "acknowledged == counted"
@@ -179,6 +197,16 @@ func loadRun(ctx context.Context, cfg *loadSettings, logw io.Writer) (*loadResul
 		}
 	}
 
+	res := &loadResult{Acknowledged: map[string]int64{}, Statuses: map[int]int64{}}
+	if cfg.Baseline > 0 {
+		if res.BaselineRPS, err = bareBaseline(ctx, cfg.Connections, cfg.Baseline); err != nil {
+			return nil, err
+		}
+	}
+	var cpuStart time.Duration
+	if cfg.ServerPID > 0 {
+		cpuStart, res.RSSStartKiB = procStats(cfg.ServerPID)
+	}
 	var pace <-chan time.Time
 	if cfg.Rate > 0 {
 		t := time.NewTicker(time.Duration(float64(time.Second) / cfg.Rate))
@@ -187,7 +215,6 @@ func loadRun(ctx context.Context, cfg *loadSettings, logw io.Writer) (*loadResul
 	}
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
-	res := &loadResult{Acknowledged: map[string]int64{}, Statuses: map[int]int64{}}
 	var mu sync.Mutex
 	var latencies []time.Duration
 	var wg sync.WaitGroup
@@ -252,6 +279,13 @@ func loadRun(ctx context.Context, cfg *loadSettings, logw io.Writer) (*loadResul
 	}
 	wg.Wait()
 	res.Duration = time.Since(start)
+	if cfg.ServerPID > 0 {
+		var cpuEnd time.Duration
+		cpuEnd, res.RSSEndKiB = procStats(cfg.ServerPID)
+		if res.AckTotal > 0 {
+			res.CPUPerVote = (cpuEnd - cpuStart) / time.Duration(res.AckTotal)
+		}
+	}
 	res.VotesPerSec = float64(res.AckTotal) / res.Duration.Seconds()
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
 	if n := len(latencies); n > 0 {
@@ -364,4 +398,67 @@ func reportCounts(ctx context.Context, base, id, token string, transport http.Ro
 		out[p.ID] = p.Votes
 	}
 	return out, nil
+}
+
+// procStats reads a process's CPU time (user + system) and resident memory
+// from /proc (Linux).
+func procStats(pid int) (cpu time.Duration, rssKiB int64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(fields) < 22 {
+		return 0, 0
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	rssPages, _ := strconv.ParseInt(fields[21], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks, rssPages * int64(os.Getpagesize()) / 1024
+}
+
+// bareBaseline measures what the same connections get from a bare net/http
+// handler on loopback: the ceiling any handler can reach on this machine.
+func bareBaseline(ctx context.Context, conns int, d time.Duration) (float64, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	body := []byte(`{"ok":true}`)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	transport := &http.Transport{MaxIdleConnsPerHost: conns * 2}
+	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
+	url := "http://" + ln.Addr().String() + "/"
+	runCtx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for runCtx.Err() == nil {
+				req, _ := http.NewRequestWithContext(runCtx, http.MethodPost, url, strings.NewReader(`{"participantId":"x"}`))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds(), nil
 }
