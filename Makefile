@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/paredao
 GOFLAGS ?=
 
-.PHONY: build run test chaos bench load fuzz vet clean
+.PHONY: build run test chaos bench load cluster fuzz vet clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/paredao
@@ -32,6 +32,10 @@ bench:
 ## load: a 60 s load run on the embedded system (DURATION, CONNECTIONS, POW to change it)
 load:
 	scripts/load.sh
+
+## cluster: broker, two web, two process and a sink as separate processes, a load, a rebalance
+cluster:
+	scripts/cluster.sh
 
 ## fuzz: 60 s of each fuzz target
 fuzz:

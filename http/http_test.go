@@ -200,3 +200,24 @@ func TestClientAddr(t *testing.T) {
 		}
 	}
 }
+
+// The widget's own "took" field is accepted; any other extra field is not.
+func TestPowAcceptsWidgetTook(t *testing.T) {
+	p := testPow()
+	now := time.Now()
+	c, _ := p.issue("voterA", "p1", now)
+	raw, _ := base64.StdEncoding.DecodeString(payloadFor(t, c, nil))
+	var m map[string]any
+	json.Unmarshal(raw, &m)
+	m["took"] = 12.5
+	b, _ := json.Marshal(m)
+	if _, e := p.verify(base64.StdEncoding.EncodeToString(b), "voterA", "p1", now); e != nil {
+		t.Fatalf("took refused: %v", e)
+	}
+	delete(m, "took")
+	m["bonus"] = 1
+	b, _ = json.Marshal(m)
+	if _, e := p.verify(base64.StdEncoding.EncodeToString(b), "voterA", "p1", now); e == nil {
+		t.Fatal("an unknown field was accepted")
+	}
+}

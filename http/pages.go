@@ -1,50 +1,152 @@
 package http
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"hash/fnv"
 	"html"
 	"io/fs"
 	"net/http"
+	"regexp"
 	"strings"
+	"sync"
+	"time"
 	"unicode"
 
 	"github.com/go-chi/chi/v5"
 )
 
+// The pages and their assets are embedded: the binary serves them itself.
+// http/web/static/vendor/ holds the vendored widget and chart library
+// (http/web/vendor.sh writes it from package-lock.json), so building needs no
+// npm.
+//
 //go:embed web/*.html web/static
 var webFS embed.FS
 
-var staticFS, _ = fs.Sub(webFS, "web/static")
+// site is the embedded web content, prepared once: every static file with
+// its content hash, and every page with its asset URLs pinned to those
+// hashes ("/static/app.js" becomes "/static/app.js?v=<hash>").
+type site struct {
+	static fs.FS
+	hashes map[string]string // static file name → content hash
+	pages  map[string]page   // page file name → rewritten HTML
+}
 
-// page serves one embedded HTML page.
+type page struct {
+	body []byte
+	etag string
+}
+
+// assetRef finds the asset URLs in a page: a quoted "/static/<name>".
+var assetRef = regexp.MustCompile(`"/static/([^"?#]+)"`)
+
+// loadSite reads the embedded files. It fails only on a broken build: a page
+// that names a static file that is not there.
+func loadSite(files fs.FS) (*site, error) {
+	static, err := fs.Sub(files, "web/static")
+	if err != nil {
+		return nil, err
+	}
+	s := &site{static: static, hashes: map[string]string{}, pages: map[string]page{}}
+	err = fs.WalkDir(static, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(static, name)
+		if err != nil {
+			return err
+		}
+		s.hashes[name] = contentHash(b)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	names, err := fs.Glob(files, "web/*.html")
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		b, err := fs.ReadFile(files, name)
+		if err != nil {
+			return nil, err
+		}
+		var missing []string
+		b = assetRef.ReplaceAllFunc(b, func(ref []byte) []byte {
+			file := string(assetRef.FindSubmatch(ref)[1])
+			h, ok := s.hashes[file]
+			if !ok {
+				missing = append(missing, file)
+				return ref
+			}
+			return []byte(`"/static/` + file + `?v=` + h + `"`)
+		})
+		if len(missing) > 0 {
+			return nil, fmt.Errorf("page %s: no static file %s", name, strings.Join(missing, ", "))
+		}
+		s.pages[strings.TrimPrefix(name, "web/")] = page{body: b, etag: `"` + contentHash(b) + `"`}
+	}
+	return s, nil
+}
+
+// contentHash names a file's content: 16 hex digits of its SHA-256.
+func contentHash(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+var embedded = sync.OnceValues(func() (*site, error) { return loadSite(webFS) })
+
+// page serves one embedded HTML page. Browsers revalidate it every time
+// (no-cache, with an ETag), so a deploy shows at once; the assets it names
+// carry their hashes and are cached for good.
 func (s *Server) page(name string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		b, err := webFS.ReadFile("web/" + name)
+		site, err := embedded()
 		if err != nil {
 			writeError(w, s.deps.Log, err)
 			return
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Write(b)
+		p, ok := site.pages[name]
+		if !ok {
+			writeError(w, s.deps.Log, fmt.Errorf("no embedded page %s", name))
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("ETag", p.etag)
+		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(p.body))
 	}
 }
 
-// static serves the embedded assets; fs.FS refuses paths with "..".
+// static serves the embedded assets; fs.FS refuses paths with "..". A
+// request whose ?v= is the file's content hash may be cached for a year
+// (the URL changes with the content); any other is revalidated.
 func (s *Server) static(w http.ResponseWriter, r *http.Request) {
+	site, err := embedded()
+	if err != nil {
+		writeError(w, s.deps.Log, err)
+		return
+	}
 	name := chi.URLParam(r, "*")
-	if !fs.ValidPath(name) || name == "." {
+	hash, ok := site.hashes[name]
+	if !fs.ValidPath(name) || !ok {
 		writeError(w, s.deps.Log, errorf(http.StatusNotFound, "not_found", "no such file"))
 		return
 	}
-	if st, err := fs.Stat(staticFS, name); err != nil || st.IsDir() {
-		writeError(w, s.deps.Log, errorf(http.StatusNotFound, "not_found", "no such file"))
-		return
+	h := w.Header()
+	if r.URL.Query().Get("v") == hash {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "no-cache")
 	}
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	http.ServeFileFS(w, r, staticFS, name)
+	h.Set("ETag", `"`+hash+`"`)
+	http.ServeFileFS(w, r, site.static, name)
 }
 
 // AvatarURL is the generated picture of a participant without a photo.

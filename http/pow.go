@@ -66,12 +66,18 @@ func (p pow) verify(payload, voter, paredao string, now time.Time) (solved, *Err
 	if err != nil {
 		return solved{}, invalidChallenge("the proof of work is not base64")
 	}
-	var pl altcha.Payload
+	// The ALTCHA widget adds "took" (its solving time, in ms) to the five
+	// fields of the payload: accepted and ignored. Any other field is refused.
+	var wire struct {
+		altcha.Payload
+		Took *float64 `json:"took"`
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&pl); err != nil || dec.More() {
+	if err := dec.Decode(&wire); err != nil || dec.More() {
 		return solved{}, invalidChallenge("the proof of work is not an ALTCHA payload")
 	}
+	pl := wire.Payload
 	if pl.Algorithm != string(altcha.SHA256) {
 		return solved{}, invalidChallenge("the proof of work must use SHA-256")
 	}

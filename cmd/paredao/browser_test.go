@@ -42,6 +42,10 @@ func TestBrowser(t *testing.T) {
 		tab.waitIdle()
 		tab.shot("voter-desktop")
 
+		// Voting without a choice says so, in the page's words.
+		tab.do(chromedp.Click(chromedp.ID("vote-button")))
+		tab.waitJS(`document.getElementById("vote-error").textContent === "Escolha quem você quer eliminar."`, 5*time.Second)
+
 		tab.do(chromedp.Click(chromedp.CSS(`.card[data-participant="ana"]`)))
 		if got := tab.text("#vote-label"); got != "Eliminar Ana Clara" {
 			t.Errorf("button reads %q after picking Ana Clara", got)
@@ -77,6 +81,8 @@ func TestBrowser(t *testing.T) {
 		if got := tab.text("#receipt-title"); got != "Vote recorded!" {
 			t.Errorf("English receipt title %q", got)
 		}
+		tab.waitIdle()
+		tab.shot("voter-desktop-receipt-en")
 		tab.do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`.card[data-participant="ana"]`)))
 		if got := tab.text(".question"); got != "Who do you want to evict?" {
 			t.Errorf("after a reload the question reads %q, want English", got)
@@ -197,7 +203,7 @@ func TestBrowser(t *testing.T) {
 		// Close it now, through the confirmation dialog.
 		tab.do(chromedp.Click(chromedp.CSS(`[data-close="teste"]`)))
 		tab.waitJS(`document.getElementById("close-dialog").open`, 5*time.Second)
-		tab.shot("dashboard-close-dialog")
+		tab.shotViewport("dashboard-close-dialog")
 		tab.do(chromedp.Click(chromedp.ID("close-confirm")))
 		tab.waitJS(`document.querySelector('#paredoes tr[data-paredao="teste"] .status-closed') !== null`, 20*time.Second)
 		if st := getJSON(t, p.http+"/api/v1/paredoes/teste", &created); st != http.StatusOK || created.Status != "closed" {
@@ -353,7 +359,9 @@ func (b *browserRun) tab(t *testing.T, width, height int64, phone bool) *browser
 
 func (tab *browserTab) do(actions ...chromedp.Action[chromedp.Void]) {
 	tab.t.Helper()
-	if err := chromedp.Do(tab.ctx, actions...); err != nil {
+	ctx, cancel := context.WithTimeout(tab.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
 		tab.t.Fatalf("browser: %v%s", err, tab.consoleDump())
 	}
 }
@@ -426,6 +434,18 @@ func (tab *browserTab) tabTo(cond string) {
 func (tab *browserTab) shot(name string) {
 	tab.t.Helper()
 	png, err := chromedp.Run(tab.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		tab.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(tab.shots, name+".png"), png, 0o644); err != nil {
+		tab.t.Fatal(err)
+	}
+}
+
+// shotViewport saves what the screen shows (a modal dialog covers only that).
+func (tab *browserTab) shotViewport(name string) {
+	tab.t.Helper()
+	png, err := chromedp.Run(tab.ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		tab.t.Fatalf("screenshot %s: %v", name, err)
 	}

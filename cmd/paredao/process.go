@@ -50,7 +50,17 @@ func newProcessorTier(cfg *Config, k *kafka, reg prometheus.Registerer, log *slo
 	m := processors.NewMetrics(reg)
 	for _, g := range cfg.Groups {
 		dir := filepath.Join(cfg.DataDir, "state", g)
-		opts := func() []goka.ProcessorOption { return k.processorOptions(filepath.Join(dir, "tables")) }
+		glog := t.log.With("group", g)
+		opts := func() []goka.ProcessorOption {
+			return append(k.processorOptions(filepath.Join(dir, "tables")), goka.WithRebalanceCallback(func(a goka.Assignment) {
+				parts := make([]int32, 0, len(a))
+				for p := range a {
+					parts = append(parts, p)
+				}
+				slices.Sort(parts)
+				glog.Info("rebalance: partitions assigned", "partitions", fmt.Sprint(parts))
+			}))
+		}
 		var build func() (runner, error)
 		switch g {
 		case "guard":

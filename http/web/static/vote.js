@@ -1,98 +1,413 @@
 "use strict";
-// A plain voter page: pick, prove work (SHA-256, ALTCHA v1), vote, see results.
+// The voter page: the open paredão's participants, the ALTCHA widget (it
+// proves work when the form is submitted, then submits it again), the vote,
+// its receipt and the live standings (Server-Sent Events). With no paredão
+// open: when the next one opens, and the last one's final result.
 (() => {
-  const $ = (id) => document.getElementById(id);
-  let paredao = null;
-  let challenge = null;
+  const P = window.Paredao;
+  const { t, fmt, el, $ } = P;
 
-  async function api(path, opts) {
-    const res = await fetch(path, Object.assign({ credentials: "same-origin" }, opts));
-    const body = await res.json().catch(() => ({}));
-    if (!res.ok) throw Object.assign(new Error((body.error && body.error.message) || res.statusText), { status: res.status, body });
-    return body;
-  }
+  let paredao = null; // the open paredão
+  let widget = null; // <altcha-widget>
+  let nextChallenge = null; // from the last 202: the widget's next challenge, used once
+  let stream = null; // EventSource of the standings
+  let standings = null; // last standings shown
+  let receipt = null; // last receipt shown
+  let busy = false;
+  let retryTimer = 0;
+  let reloadTimer = 0;
 
-  async function sha256hex(text) {
-    const buf = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-    return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
-  }
+  const form = $("vote-form");
 
-  async function solve(c) {
-    const max = c.maxNumber ?? c.maxnumber;
-    for (let n = 0; n <= max; n++) {
-      if ((await sha256hex(c.salt + n)) === c.challenge) {
-        return btoa(JSON.stringify({ algorithm: c.algorithm, challenge: c.challenge, number: n, salt: c.salt, signature: c.signature }));
-      }
-    }
-    throw new Error("no solution");
-  }
-
-  function showResults(r) {
-    const ul = $("results");
-    ul.replaceChildren(...r.participants.map((p) => {
-      const li = document.createElement("li");
-      const label = document.createElement("span");
-      label.textContent = `${p.name}: ${p.percent.toFixed(1)}%`;
-      const bar = document.createElement("div");
-      bar.className = "bar";
-      bar.style.width = p.percent + "%";
-      li.append(label, bar);
-      return li;
-    }));
-    $("asof").textContent = "Atualizado " + new Date(r.asOf).toLocaleTimeString();
-  }
+  // ---- loading: which view ----------------------------------------------
 
   async function load() {
-    const list = await api("/api/v1/paredoes");
-    paredao = list.find((p) => p.status === "open");
-    if (!paredao) { $("status").textContent = "Nenhum paredão aberto agora."; return; }
-    $("title").textContent = paredao.title;
-    $("participants").replaceChildren(...paredao.participants.map((p) => {
-      const label = document.createElement("label");
-      const input = document.createElement("input");
-      input.type = "radio"; input.name = "participant"; input.value = p.id; input.required = true;
-      const img = document.createElement("img");
-      img.src = p.photoUrl; img.alt = "";
-      const name = document.createElement("span");
-      name.textContent = p.name;
-      label.append(input, img, name);
-      return label;
-    }));
-    $("vote-form").hidden = false;
-    $("status").textContent = "";
-    showResults(await api(`/api/v1/paredoes/${paredao.id}/results`));
-    const es = new EventSource(`/api/v1/paredoes/${paredao.id}/results/stream`);
-    es.addEventListener("standings", (e) => showResults(JSON.parse(e.data)));
-  }
-
-  async function vote(ev) {
-    ev.preventDefault();
-    const choice = new FormData($("vote-form")).get("participant");
-    if (!choice) return;
-    $("vote-button").disabled = true;
-    $("status").textContent = "Verificando que você não é um robô…";
+    clearTimeout(reloadTimer);
+    let list;
     try {
-      if (!challenge) challenge = await api(`/api/v1/challenge?paredao=${paredao.id}`);
-      const altcha = await solve(challenge);
-      challenge = null;
-      const res = await api(`/api/v1/paredoes/${paredao.id}/votes`, {
-        method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ participantId: choice, altcha }),
-      });
-      challenge = res.nextChallenge || null;
-      const r = res.receipt;
-      $("receipt").hidden = false;
-      $("receipt").textContent = `Voto ${r.voteId} registrado às ${new Date(r.acceptedAt).toLocaleTimeString()}.`;
-      $("status").textContent = "Voto computado! Pode votar de novo.";
-      showResults(res.results);
-    } catch (e) {
-      challenge = null;
-      $("status").textContent = e.status === 429 ? "Muitos votos seguidos, tente de novo em instantes." : "Não deu: " + e.message;
-    } finally {
-      $("vote-button").disabled = false;
+      list = await P.api("/api/v1/paredoes");
+    } catch {
+      $("load-error").textContent = t("err.load");
+      reloadTimer = setTimeout(load, 5000);
+      return;
+    }
+    $("load-error").textContent = "";
+    $("loading").hidden = true;
+    const open = list.find((p) => p.status === "open");
+    if (open) {
+      showVote(open);
+    } else {
+      await showIdle(list);
     }
   }
 
-  $("vote-form").addEventListener("submit", vote);
-  load().catch((e) => { $("status").textContent = "Erro: " + e.message; });
+  function showVote(p) {
+    const changed = !paredao || paredao.id !== p.id;
+    paredao = p;
+    $("idle").hidden = true;
+    $("vote").hidden = false;
+    document.title = `${p.title} — Paredão`;
+    $("title").textContent = p.title;
+    renderCloses();
+    if (changed) {
+      renderCards();
+      setUpWidget();
+      standings = null;
+      $("panorama").hidden = true;
+      follow();
+    }
+  }
+
+  function renderCloses() {
+    if (paredao) $("closes").textContent = t("vote.closes", { when: fmt.when(paredao.closesAt) });
+  }
+
+  function renderCards() {
+    const cards = paredao.participants.map((p) => {
+      const input = el("input", { type: "radio", name: "participant", value: p.id, class: "card-input", required: true, "aria-describedby": "vote-hint" });
+      input.addEventListener("change", onPick);
+      input.addEventListener("invalid", onInvalid);
+      return el("label", { class: "card", "data-participant": p.id },
+        input,
+        el("span", { class: "card-body" },
+          el("span", { class: "card-photo-wrap" }, el("img", { class: "card-photo", src: P.photo(paredao.id, p), alt: "", width: "160", height: "160" })),
+          el("span", { class: "card-name", text: p.name }),
+          el("span", { class: "card-badge", "aria-hidden": "true", "data-i18n": "vote.badge", text: t("vote.badge") })));
+    });
+    $("cards").replaceChildren(...cards);
+    onPick();
+  }
+
+  function chosen() {
+    const id = form.elements.participant && new FormData(form).get("participant");
+    return paredao && paredao.participants.find((p) => p.id === id);
+  }
+
+  function onPick() {
+    const p = chosen();
+    $("vote-label").textContent = p ? t("vote.eliminateWho", { name: p.name }) : t("vote.eliminate");
+    if (p) $("vote-error").textContent = "";
+  }
+
+  // A submit without a choice: say so in our words, not the browser's.
+  function onInvalid(ev) {
+    ev.preventDefault();
+    $("vote-error").textContent = t("vote.pick");
+    const first = form.querySelector(".card-input");
+    if (first && document.activeElement?.name !== "participant") first.focus();
+  }
+
+  // ---- the widget ----------------------------------------------------------
+
+  function widgetStrings() {
+    return {
+      label: t("altcha.label"), verifying: t("altcha.verifying"), verified: t("altcha.verified"),
+      error: t("altcha.error"), expired: t("altcha.expired"), verificationRequired: t("altcha.required"),
+      loading: t("loading"), waitAlert: "", footer: "", ariaLinkLabel: "ALTCHA",
+    };
+  }
+
+  // customFetch hands the widget the nextChallenge of the last vote, once;
+  // otherwise it asks the server (which also sets the voter cookie).
+  async function customFetch(url, init) {
+    if (nextChallenge) {
+      const c = nextChallenge;
+      nextChallenge = null;
+      return new Response(JSON.stringify(c), { status: 200, headers: { "Content-Type": "application/json" } });
+    }
+    return fetch(url, Object.assign({}, init, { credentials: "same-origin" }));
+  }
+
+  async function setUpWidget() {
+    await customElements.whenDefined("altcha-widget");
+    widget = $("altcha");
+    const configure = () => widget.configure({
+      challengeurl: `/api/v1/challenge?paredao=${encodeURIComponent(paredao.id)}`,
+      customfetch: customFetch,
+      strings: widgetStrings(),
+    });
+    if (typeof widget.configure === "function") configure();
+    else widget.addEventListener("load", configure, { once: true });
+    if (!widget.dataset.listening) {
+      widget.dataset.listening = "1";
+      widget.addEventListener("statechange", onWidgetState);
+    }
+  }
+
+  function onWidgetState(ev) {
+    const state = ev.detail && ev.detail.state;
+    if (state === "verifying") {
+      $("vote-status").textContent = t("vote.proving");
+    } else if (state === "error" || state === "expired") {
+      // The widget refuses submits in these states: start over, and say why.
+      $("vote-status").textContent = "";
+      $("vote-error").textContent = t("err.verify");
+      setBusy(false);
+      // After the widget's own promise chain (which re-submits the form and
+      // must find it still in error, not start over), not before.
+      setTimeout(() => widget.reset(), 0);
+    } else if (state === "unverified") {
+      $("vote-status").textContent = "";
+    }
+  }
+
+  function setBusy(on) {
+    busy = on;
+    $("vote-button").setAttribute("aria-busy", String(on));
+    form.classList.toggle("is-busy", on);
+  }
+
+  // ---- voting --------------------------------------------------------------
+
+  form.addEventListener("submit", (ev) => {
+    // The widget handles the first submit (capture phase): it proves work and
+    // then submits the form again, with the payload in the hidden "altcha".
+    if (ev.defaultPrevented) {
+      if (chosen()) setBusy(true);
+      return;
+    }
+    ev.preventDefault();
+    const p = chosen();
+    const payload = new FormData(form).get("altcha");
+    if (!p) {
+      onInvalid(ev);
+      return;
+    }
+    if (busy && !payload) return;
+    if (!payload) {
+      if (widget && typeof widget.verify === "function") {
+        setBusy(true);
+        widget.verify();
+      }
+      return;
+    }
+    vote(p, payload);
+  });
+
+  async function vote(p, payload) {
+    clearTimeout(retryTimer);
+    setBusy(true);
+    $("vote-error").textContent = "";
+    $("vote-status").textContent = t("vote.sending");
+    try {
+      const res = await P.api(`/api/v1/paredoes/${encodeURIComponent(paredao.id)}/votes`, {
+        method: "POST", body: { participantId: p.id, altcha: payload },
+      });
+      nextChallenge = res.nextChallenge || null;
+      $("vote-status").textContent = "";
+      showReceipt(res.receipt);
+      showStandings(res.results);
+    } catch (e) {
+      $("vote-status").textContent = "";
+      failed(e);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  function failed(e) {
+    const code = e.code || "network";
+    switch (code) {
+      case "rate_limited":
+        countdown(e.retryAfter || 60);
+        return; // the proof of work is still good until it expires
+      case "unavailable":
+      case "network":
+        $("vote-error").textContent = t("err." + code);
+        return; // the vote was not counted: the same proof of work may be sent again
+      case "invalid_challenge":
+      case "challenge_used":
+        widget.reset();
+        $("vote-error").textContent = t("err." + code);
+        return;
+      case "paredao_not_open":
+      case "not_found":
+        widget.reset();
+        $("vote-error").textContent = t("err." + code);
+        reloadTimer = setTimeout(load, 2500);
+        return;
+      case "unknown_participant":
+        widget.reset();
+        $("vote-error").textContent = t("err." + code);
+        return;
+      default:
+        widget.reset();
+        $("vote-error").textContent = t("err.generic", { code });
+    }
+  }
+
+  // countdown shows "try again in N s", counting down, then clears.
+  function countdown(n) {
+    const tick = () => {
+      if (n <= 0) {
+        $("vote-error").textContent = "";
+        return;
+      }
+      $("vote-error").textContent = t("err.rate_limited", { n });
+      n--;
+      retryTimer = setTimeout(tick, 1000);
+    };
+    tick();
+  }
+
+  function showReceipt(r) {
+    receipt = r;
+    renderReceipt();
+    form.hidden = true;
+    $("receipt").hidden = false;
+    $("receipt").focus();
+  }
+
+  function renderReceipt() {
+    if (!receipt || !paredao) return;
+    const who = paredao.participants.find((x) => x.id === receipt.participantId);
+    const name = who ? who.name : receipt.participantId;
+    $("receipt-lead").textContent = t("receipt.lead", { name });
+    $("receipt-participant").textContent = name;
+    $("receipt-time").textContent = fmt.time(receipt.acceptedAt);
+    $("receipt-id").textContent = receipt.voteId;
+  }
+
+  $("again").addEventListener("click", () => {
+    form.reset(); // the widget resets with its form: a fresh proof for the next vote
+    widget.reset();
+    onPick();
+    $("vote-error").textContent = "";
+    $("receipt").hidden = true;
+    form.hidden = false;
+    const first = form.querySelector(".card-input");
+    if (first) first.focus();
+  });
+
+  // ---- standings -------------------------------------------------------------
+
+  // follow keeps the standings live while the page is open; the browser
+  // reconnects by itself when the stream drops.
+  function follow() {
+    if (stream) stream.close();
+    stream = new EventSource(`/api/v1/paredoes/${encodeURIComponent(paredao.id)}/results/stream`);
+    stream.addEventListener("standings", (ev) => {
+      let s;
+      try { s = JSON.parse(ev.data); } catch { return; }
+      if (s.paredaoId !== paredao.id) return;
+      if (s.status === "closed") {
+        stream.close();
+        stream = null;
+        reloadTimer = setTimeout(load, 1000);
+      }
+      if (!$("panorama").hidden || s.status === "closed") showStandings(s);
+      else standings = s;
+    });
+  }
+
+  // showStandings shows s, or the newer standings the stream brought already.
+  function showStandings(s) {
+    if (standings && new Date(standings.asOf) > new Date(s.asOf)) s = standings;
+    standings = s;
+    $("panorama").hidden = false;
+    renderBars($("bars"), paredao, s);
+    $("panorama-none").hidden = s.participants.some((p) => p.percent > 0);
+    $("asof").textContent = t("panorama.asOf", { time: fmt.time(s.asOf) });
+  }
+
+  // renderBars draws one row per participant, in the paredão's order, and
+  // updates the rows in place so the bars glide to their new widths.
+  function renderBars(list, par, s) {
+    const top = Math.max(...s.participants.map((p) => p.percent));
+    for (const p of s.participants) {
+      let row = list.querySelector(`[data-participant="${CSS.escape(p.id)}"]`);
+      if (!row) {
+        const info = par.participants.find((x) => x.id === p.id) || { id: p.id, name: p.name };
+        row = el("li", { class: "bar-row", "data-participant": p.id },
+          el("img", { class: "bar-photo", src: P.photo(par.id, info), alt: "", width: "48", height: "48" }),
+          el("span", { class: "bar-name", text: p.name }),
+          el("span", { class: "bar-pct" }),
+          el("span", { class: "bar-track", "aria-hidden": "true" }, el("span", { class: "bar-fill" })));
+        row.querySelector(".bar-fill").style.setProperty("--c", P.color(par.participants, p.id));
+        list.append(row);
+      }
+      row.querySelector(".bar-pct").textContent = fmt.pct(p.percent);
+      row.querySelector(".bar-fill").style.width = p.percent + "%";
+      row.classList.toggle("is-top", p.percent > 0 && p.percent === top);
+      row.setAttribute("aria-label", t("panorama.share", { name: p.name, pct: fmt.pct(p.percent) }));
+    }
+  }
+
+  // ---- no paredão open -----------------------------------------------------
+
+  async function showIdle(list) {
+    if (stream) { stream.close(); stream = null; }
+    paredao = null;
+    $("vote").hidden = true;
+    $("idle").hidden = false;
+    document.title = "Paredão";
+    const now = Date.now();
+    const next = list.filter((p) => p.status === "scheduled").sort((a, b) => new Date(a.opensAt) - new Date(b.opensAt))[0];
+    const last = list.filter((p) => p.status === "closed").sort((a, b) => new Date(b.closesAt) - new Date(a.closesAt))[0];
+
+    $("next").hidden = !next;
+    if (next) {
+      $("next").dataset.opensAt = next.opensAt;
+      $("next-title").textContent = next.title;
+      $("next-opens").textContent = t("idle.opens", { when: fmt.when(next.opensAt) });
+      $("next-faces").replaceChildren(...next.participants.map((p) =>
+        el("li", { class: "face" }, el("img", { src: P.photo(next.id, p), alt: "", width: "72", height: "72" }), el("span", { text: p.name }))));
+      // Open the vote by itself when the time comes (timers past ~24 days overflow).
+      const wait = new Date(next.opensAt) - now + 1000;
+      if (wait < 2 ** 31 - 1) reloadTimer = setTimeout(load, Math.max(wait, 1000));
+    } else {
+      reloadTimer = setTimeout(load, 60000);
+    }
+
+    $("last").hidden = !last;
+    if (last) {
+      let s;
+      try {
+        s = await P.api(`/api/v1/paredoes/${encodeURIComponent(last.id)}/results`);
+      } catch {
+        $("last").hidden = true;
+        return;
+      }
+      $("last").dataset.id = last.id;
+      $("last-title").textContent = last.title;
+      $("last-bars").replaceChildren();
+      renderBars($("last-bars"), last, s);
+      renderOut(last, s);
+      $("last").lastResults = s;
+    }
+  }
+
+  function renderOut(par, s) {
+    const out = $("last-out");
+    const top = Math.max(...s.participants.map((p) => p.percent));
+    if (!(top > 0)) {
+      out.replaceChildren(el("p", { class: "muted", text: t("idle.noVotes") }));
+      return;
+    }
+    const leaders = s.participants.filter((p) => p.percent === top);
+    if (leaders.length > 1) {
+      out.replaceChildren(el("p", { class: "out-lead", text: t("idle.tie", { names: leaders.map((p) => p.name).join(", "), pct: fmt.pct(top) }) }));
+      return;
+    }
+    const info = par.participants.find((x) => x.id === leaders[0].id) || leaders[0];
+    out.replaceChildren(
+      el("img", { class: "out-photo", src: P.photo(par.id, info), alt: "", width: "120", height: "120" }),
+      el("div", {},
+        el("p", { class: "out-lead", text: t("idle.out", { pct: fmt.pct(top) }) }),
+        el("p", { class: "out-name", text: leaders[0].name })));
+  }
+
+  // ---- language --------------------------------------------------------------
+
+  P.onLang(() => {
+    renderCloses();
+    onPick();
+    renderReceipt();
+    if (standings && paredao && !$("panorama").hidden) showStandings(standings);
+    if (widget && typeof widget.configure === "function") widget.configure({ strings: widgetStrings() });
+    if (!$("idle").hidden) load();
+  });
+
+  P.translate();
+  load();
 })();

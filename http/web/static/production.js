@@ -1,0 +1,493 @@
+"use strict";
+// The production dashboard: sign in with the bearer token (kept in this tab's
+// sessionStorage, sent only in the Authorization header), follow a paredão's
+// report live (polled), download it as CSV, create paredões and close them.
+(() => {
+  const P = window.Paredao;
+  const { t, fmt, el, $ } = P;
+  const TOKEN = "paredao.productionToken";
+  const POLL_MS = 2500;
+  const LIST_MS = 10000;
+
+  let token = null;
+  let paredoes = [];
+  let selected = null; // id of the paredão shown
+  let report = null;
+  let minutes = null;
+  let pollTimer = 0;
+  let pollGen = 0;
+  let listTimer = 0;
+  let charts = {};
+  let closing = null; // paredão being confirmed in the dialog
+
+  // ---- signing in ---------------------------------------------------------
+
+  function storedToken() {
+    try { return sessionStorage.getItem(TOKEN); } catch { return null; }
+  }
+
+  // checkToken asks a production endpoint: 401 means the token is wrong; any
+  // other answer means it was let through.
+  async function checkToken(candidate) {
+    const probe = (paredoes[0] && paredoes[0].id) || "-";
+    try {
+      await P.api(`/api/v1/production/paredoes/${encodeURIComponent(probe)}/report`, { token: candidate });
+    } catch (e) {
+      if (e.status === 401) return false;
+      if (e.status === 0) throw e;
+    }
+    return true;
+  }
+
+  $("signin-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const candidate = $("token").value.trim();
+    if (!candidate) return;
+    $("signin-error").textContent = "";
+    $("signin-button").disabled = true;
+    $("signin-button").textContent = t("prod.signin.checking");
+    try {
+      await loadList();
+      if (await checkToken(candidate)) {
+        token = candidate;
+        try { sessionStorage.setItem(TOKEN, token); } catch { /* this page only */ }
+        $("token").value = "";
+        enter();
+      } else {
+        $("signin-error").textContent = t("prod.signin.wrong");
+        $("token").select();
+      }
+    } catch {
+      $("signin-error").textContent = t("prod.report.fail");
+    } finally {
+      $("signin-button").disabled = false;
+      $("signin-button").textContent = t("prod.signin.submit");
+    }
+  });
+
+  function showSignIn(message) {
+    token = null;
+    try { sessionStorage.removeItem(TOKEN); } catch { /* nothing kept */ }
+    clearTimeout(pollTimer);
+    clearTimeout(listTimer);
+    $("dash").hidden = true;
+    $("signout").hidden = true;
+    $("signin").hidden = false;
+    $("signin-error").textContent = message || "";
+    $("token").focus();
+  }
+
+  $("signout").addEventListener("click", () => showSignIn(""));
+
+  function enter() {
+    $("signin").hidden = true;
+    $("dash").hidden = false;
+    $("signout").hidden = false;
+    if (!selected) {
+      const open = paredoes.find((p) => p.status === "open");
+      const latest = [...paredoes].sort((a, b) => new Date(b.opensAt) - new Date(a.opensAt))[0];
+      selected = (open || latest || {}).id || null;
+    }
+    renderList();
+    resetPeople();
+    poll();
+    listTimer = setTimeout(refreshList, LIST_MS);
+  }
+
+  // A 401 anywhere: the token stopped working (changed on the server).
+  function unauthorized(e) {
+    if (e && e.status === 401) {
+      showSignIn(t("prod.signin.expired"));
+      return true;
+    }
+    return false;
+  }
+
+  // ---- the paredões ----------------------------------------------------------
+
+  async function loadList() {
+    paredoes = await P.api("/api/v1/paredoes");
+    paredoes.sort((a, b) => new Date(b.opensAt) - new Date(a.opensAt));
+  }
+
+  async function refreshList() {
+    clearTimeout(listTimer);
+    try {
+      await loadList();
+      renderList();
+    } catch { /* shown by the poll */ }
+    if (token) listTimer = setTimeout(refreshList, LIST_MS);
+  }
+
+  function renderList() {
+    const select = $("paredao-select");
+    select.replaceChildren(...paredoes.map((p) =>
+      el("option", { value: p.id, selected: p.id === selected, text: `${p.title} · ${t("status." + p.status)}` })));
+    const body = $("paredoes").tBodies[0];
+    if (!paredoes.length) {
+      body.replaceChildren(el("tr", {}, el("td", { colspan: "5", class: "muted", text: t("prod.none") })));
+    } else {
+      body.replaceChildren(...paredoes.map((p) => el("tr", { "data-paredao": p.id },
+        el("td", {}, el("strong", { text: p.title }), el("span", { class: "mono muted id-under", text: p.id })),
+        el("td", {}, el("span", { class: `status status-${p.status}`, text: t("status." + p.status) })),
+        el("td", { text: fmt.short(p.opensAt), "data-label": t("prod.col.opens") }),
+        el("td", { text: fmt.short(p.closesAt), "data-label": t("prod.col.closes") }),
+        el("td", {}, ...(p.status === "closed" ? [] : [el("button", {
+          type: "button", class: "ghost ghost-danger close-now", "data-close": p.id, text: t("prod.closeNow"),
+          "aria-label": `${t("prod.closeNow")}: ${p.title}`, onclick: () => askClose(p),
+        })])))));
+    }
+    renderStatus();
+  }
+
+  $("paredao-select").addEventListener("change", (ev) => {
+    selected = ev.target.value;
+    report = null;
+    minutes = null;
+    destroyCharts();
+    renderList();
+    poll();
+  });
+
+  // ---- the live report ---------------------------------------------------------
+
+  async function poll() {
+    clearTimeout(pollTimer);
+    const gen = ++pollGen; // a newer poll (another paredão chosen) wins
+    if (!token || !selected) return;
+    const id = encodeURIComponent(selected);
+    const now = new Date();
+    const from = new Date(Math.floor(now.getTime() / 60000) * 60000 - 59 * 60000);
+    try {
+      const [r, m] = await Promise.all([
+        P.api(`/api/v1/production/paredoes/${id}/report`, { token }),
+        P.api(`/api/v1/production/paredoes/${id}/minutes?from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(now.toISOString())}`, { token }),
+      ]);
+      if (gen !== pollGen) return;
+      report = r;
+      minutes = { data: m, from };
+      setLive(true);
+      $("dash-message").textContent = "";
+      renderReport();
+    } catch (e) {
+      if (gen !== pollGen || unauthorized(e)) return;
+      setLive(false);
+      $("dash-message").textContent = e.status ? t("prod.report.missing", { code: e.code }) : t("prod.report.fail");
+    }
+    pollTimer = setTimeout(poll, POLL_MS);
+  }
+
+  function setLive(on) {
+    $("live").classList.toggle("is-off", !on);
+    $("live-text").textContent = on ? t("prod.live") : t("prod.paused");
+  }
+
+  function current() {
+    return paredoes.find((p) => p.id === selected);
+  }
+
+  function renderStatus() {
+    const p = current();
+    if (!p) return;
+    $("kpi-status").textContent = t("status." + p.status);
+    $("kpi-status").className = `kpi-value kpi-text status-text-${p.status}`;
+    $("kpi-closes").textContent = p.status === "scheduled" ? t("idle.opens", { when: fmt.short(p.opensAt) }) : t("vote.closes", { when: fmt.short(p.closesAt) });
+  }
+
+  function renderReport() {
+    if (!report) return;
+    const r = report;
+    $("exact-until").textContent = t("prod.exactUntil", { time: fmt.time(r.exactUntil) });
+    $("as-of").textContent = t("prod.asOf", { time: fmt.time(r.asOf) });
+    $("kpi-total").textContent = fmt.num(r.total);
+
+    const perMinute = minuteSeries();
+    const lastHour = perMinute.totals.reduce((a, b) => a + b, 0);
+    $("kpi-hour").textContent = fmt.num(lastHour);
+    const recent = perMinute.totals[perMinute.totals.length - 1] ?? 0;
+    $("kpi-rate").textContent = `${fmt.num(recent)} ${t("prod.perMinute")}`;
+
+    const people = [...r.participants];
+    const top = people.reduce((a, b) => (b.votes > (a ? a.votes : -1) ? b : a), null);
+    $("kpi-leader").textContent = top && top.votes > 0 ? top.name : "—";
+    $("kpi-leader-share").textContent = top && r.total > 0 ? fmt.pct((top.votes / r.total) * 100) : "";
+    renderStatus();
+
+    const body = $("by-participant").tBodies[0];
+    body.replaceChildren(...people.map((p) => {
+      const share = r.total > 0 ? (p.votes / r.total) * 100 : 0;
+      const fill = el("span", { class: "share-fill" });
+      fill.style.width = share + "%";
+      fill.style.setProperty("--c", P.color(r.participants, p.id));
+      return el("tr", { "data-participant": p.id },
+        el("th", { scope: "row" }, el("span", { class: "swatch", "aria-hidden": "true" }), p.name),
+        el("td", { class: "num votes", text: fmt.num(p.votes) }),
+        el("td", { class: "share" }, el("span", { class: "share-wrap" }, el("span", { class: "share-track", "aria-hidden": "true" }, fill), el("span", { class: "share-pct", text: fmt.pct(share) }))));
+    }));
+    for (const row of body.rows) row.querySelector(".swatch").style.setProperty("--c", P.color(r.participants, row.dataset.participant));
+
+    drawCharts(perMinute);
+  }
+
+  // minuteSeries lays the minutes answer on a continuous last hour, zeros
+  // where no vote came, one series per participant.
+  function minuteSeries() {
+    const out = { labels: [], totals: [], per: {} };
+    if (!report || !minutes) return out;
+    const ids = report.participants.map((p) => p.id);
+    for (const id of ids) out.per[id] = [];
+    const byMinute = new Map();
+    for (const m of minutes.data.minutes || []) byMinute.set(new Date(m.minute).getTime(), m);
+    for (let i = 0; i < 60; i++) {
+      const at = minutes.from.getTime() + i * 60000;
+      const m = byMinute.get(at);
+      out.labels.push(fmt.hm(at));
+      out.totals.push(m ? m.total : 0);
+      const votes = new Map((m ? m.participants : []).map((x) => [x.id, x.votes]));
+      for (const id of ids) out.per[id].push(votes.get(id) || 0);
+    }
+    return out;
+  }
+
+  function datasets(ids, per) {
+    return ids.map((p) => ({
+      label: p.name, data: per[p.id],
+      backgroundColor: P.color(ids, p.id), borderRadius: 3, borderSkipped: false, maxBarThickness: 48,
+    }));
+  }
+
+  function chartOptions(yTitle) {
+    return {
+      responsive: true, maintainAspectRatio: false,
+      animation: P.reducedMotion() ? false : { duration: 400 },
+      interaction: { mode: "index", intersect: false },
+      plugins: { legend: { position: "bottom", labels: { boxWidth: 12, boxHeight: 12, usePointStyle: true } }, tooltip: { footer: (items) => `Σ ${fmt.num(items.reduce((a, i) => a + i.parsed.y, 0))}` } },
+      scales: {
+        x: { stacked: true, grid: { display: false }, ticks: { maxRotation: 0, autoSkipPadding: 12 } },
+        y: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: { display: !!yTitle, text: yTitle } },
+      },
+    };
+  }
+
+  function drawCharts(perMinute) {
+    if (typeof window.Chart !== "function") return;
+    const people = report.participants;
+    const hourly = report.hourly || [];
+    const perHour = {};
+    for (const p of people) perHour[p.id] = hourly.map((h) => ((h.participants || []).find((x) => x.id === p.id) || {}).votes || 0);
+    const hourLabels = hourly.map((h) => fmt.short(h.hour));
+    upsertChart("minute", $("minute-chart"), perMinute.labels, datasets(people, perMinute.per));
+    upsertChart("hour", $("hour-chart"), hourLabels, datasets(people, perHour));
+  }
+
+  function upsertChart(key, canvas, labels, sets) {
+    const c = charts[key];
+    if (c) {
+      c.data.labels = labels;
+      for (const s of sets) {
+        const have = c.data.datasets.find((d) => d.label === s.label);
+        if (have) have.data = s.data; else c.data.datasets.push(s);
+      }
+      c.update("none");
+      return;
+    }
+    charts[key] = new window.Chart(canvas, { type: "bar", data: { labels, datasets: sets }, options: chartOptions("") });
+  }
+
+  function destroyCharts() {
+    for (const c of Object.values(charts)) c.destroy();
+    charts = {};
+  }
+
+  function styleCharts() {
+    if (typeof window.Chart !== "function") return;
+    const d = window.Chart.defaults;
+    d.color = "#cfc6ee";
+    d.borderColor = "rgba(255,255,255,.08)";
+    d.font.family = getComputedStyle(document.body).fontFamily;
+  }
+
+  // ---- CSV -------------------------------------------------------------------------
+
+  $("csv").addEventListener("click", async () => {
+    if (!token || !selected) return;
+    const file = `paredao-${selected}-hourly.csv`;
+    let res;
+    try {
+      res = await fetch(`/api/v1/production/paredoes/${encodeURIComponent(selected)}/report.csv`, { headers: { Authorization: "Bearer " + token } });
+    } catch {
+      $("dash-message").textContent = t("prod.csv.fail", { code: "network" });
+      return;
+    }
+    if (res.status === 401) return unauthorized({ status: 401 });
+    if (!res.ok) {
+      $("dash-message").textContent = t("prod.csv.fail", { code: res.status });
+      return;
+    }
+    const url = URL.createObjectURL(await res.blob());
+    const a = el("a", { href: url, download: file, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 30000);
+    $("dash-message").textContent = t("prod.csv.done", { file });
+  });
+
+  // ---- closing -----------------------------------------------------------------------
+
+  function askClose(p) {
+    closing = p;
+    $("close-dialog-title").textContent = t("prod.dialog.title", { title: p.title });
+    $("close-dialog").showModal();
+  }
+
+  $("close-dialog").addEventListener("close", async () => {
+    const p = closing;
+    closing = null;
+    if (!p || $("close-dialog").returnValue !== "confirm") return;
+    const button = $("paredoes").querySelector(`[data-close="${CSS.escape(p.id)}"]`);
+    if (button) { button.disabled = true; button.textContent = t("prod.closing"); }
+    $("manage-message").textContent = t("prod.closing");
+    try {
+      await P.api(`/api/v1/production/paredoes/${encodeURIComponent(p.id)}/close`, { method: "POST", token });
+      $("manage-message").textContent = t("prod.closed.done", { title: p.title });
+    } catch (e) {
+      if (unauthorized(e)) return;
+      $("manage-message").textContent = t("prod.close.fail", { message: e.message || e.code });
+    }
+    await refreshList();
+  });
+
+  // ---- creating -------------------------------------------------------------------------
+
+  const slug = (s) => s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 64);
+
+  function personRow() {
+    const name = el("input", { name: "name", required: true, maxlength: "100", autocomplete: "off" });
+    const id = el("input", { name: "pid", pattern: "[a-z0-9_\\-]{1,64}", maxlength: "64", autocomplete: "off", spellcheck: "false", class: "mono" });
+    const photo = el("input", { name: "photo", maxlength: "500", autocomplete: "off", placeholder: "/…" });
+    name.addEventListener("input", () => { id.placeholder = slug(name.value); });
+    photo.addEventListener("input", () => photo.setCustomValidity(""));
+    const remove = el("button", { type: "button", class: "ghost icon-button remove-person" }, el("span", { "aria-hidden": "true", text: "×" }));
+    remove.addEventListener("click", () => {
+      if ($("people").children.length > 2) { li.remove(); numberPeople(); }
+    });
+    const li = el("li", { class: "person" },
+      el("label", { class: "field" }, el("span", { "data-i18n": "prod.f.name", text: t("prod.f.name") }), name),
+      el("label", { class: "field" }, el("span", { "data-i18n": "prod.f.pid", text: t("prod.f.pid") }), id),
+      el("label", { class: "field field-photo" }, el("span", { "data-i18n": "prod.f.photo", text: t("prod.f.photo") }), photo),
+      remove);
+    return li;
+  }
+
+  function numberPeople() {
+    [...$("people").children].forEach((li, i) => {
+      const label = t("prod.f.participantN", { n: i + 1 });
+      li.setAttribute("aria-label", label);
+      li.querySelector(".remove-person").setAttribute("aria-label", t("prod.f.remove", { n: label }));
+      li.querySelector(".remove-person").disabled = $("people").children.length <= 2;
+    });
+    $("add-person").disabled = $("people").children.length >= 20;
+  }
+
+  const localInput = (d) => {
+    const z = new Date(d.getTime() - d.getTimezoneOffset() * 60000);
+    return z.toISOString().slice(0, 16);
+  };
+
+  function resetPeople() {
+    const f = $("create-form");
+    f.reset();
+    $("people").replaceChildren(personRow(), personRow(), personRow());
+    numberPeople();
+    const start = new Date(Math.ceil(Date.now() / 60000) * 60000);
+    f.elements.opensAt.value = localInput(start);
+    f.elements.closesAt.value = localInput(new Date(start.getTime() + 24 * 3600000));
+  }
+
+  $("add-person").addEventListener("click", () => {
+    if ($("people").children.length >= 20) return;
+    const li = personRow();
+    $("people").append(li);
+    numberPeople();
+    li.querySelector("input").focus();
+  });
+
+  $("create-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const people = [...$("people").children].map((li) => {
+      const name = li.querySelector('[name="name"]').value.trim();
+      const id = li.querySelector('[name="pid"]').value.trim() || slug(name);
+      const photoInput = li.querySelector('[name="photo"]');
+      const photoUrl = photoInput.value.trim();
+      return { li, photoInput, p: photoUrl ? { id, name, photoUrl } : { id, name } };
+    });
+    for (const x of people) {
+      const u = x.p.photoUrl;
+      if (u && !u.startsWith("/")) {
+        x.photoInput.setCustomValidity(t("prod.f.photoOrigin"));
+        x.photoInput.reportValidity();
+        return;
+      }
+    }
+    const body = {
+      title: f.elements.title.value.trim(),
+      opensAt: new Date(f.elements.opensAt.value).toISOString(),
+      closesAt: new Date(f.elements.closesAt.value).toISOString(),
+      participants: people.map((x) => x.p),
+    };
+    const id = f.elements.id.value.trim();
+    if (id) body.id = id;
+    $("create-button").disabled = true;
+    $("create-message").textContent = t("prod.f.creating");
+    try {
+      const created = await P.api("/api/v1/production/paredoes", { method: "POST", body, token });
+      $("create-message").textContent = t("prod.f.created", { title: created.title, id: created.id });
+      resetPeople();
+      await refreshList();
+    } catch (e) {
+      if (unauthorized(e)) return;
+      $("create-message").textContent = t("prod.f.fail", { message: e.message || e.code });
+    } finally {
+      $("create-button").disabled = false;
+    }
+  });
+
+  // ---- language ------------------------------------------------------------------------
+
+  P.onLang(() => {
+    renderList();
+    numberPeople();
+    setLive(!$("live").classList.contains("is-off"));
+    if (report) {
+      destroyCharts();
+      renderReport();
+    }
+  });
+
+  // ---- start -------------------------------------------------------------------------------
+
+  P.translate();
+  styleCharts();
+  // start signs in again with the token this tab kept, if any; a server that
+  // cannot be reached is asked again, and does not cost the token.
+  async function start() {
+    const saved = storedToken();
+    try {
+      await loadList();
+      if (saved && (await checkToken(saved))) {
+        token = saved;
+        enter();
+        return;
+      }
+    } catch {
+      $("signin").hidden = false;
+      $("signin-error").textContent = t("prod.report.fail");
+      setTimeout(start, 3000);
+      return;
+    }
+    showSignIn("");
+  }
+  start();
+})();
