@@ -59,8 +59,10 @@ status=0
 wait "$load" || status=$?
 echo
 echo "rebalances (partitions of each processor over time):"
-grep -h "rebalance: partitions assigned" "$dir"/p[123].log | sed -E 's/^time=([^ ]+) .*group=([a-z]+) partitions=/\1 \2 /' | sort | \
-  while read -r ts group parts; do echo "  $ts $group $parts"; done | head -40
+for p in p1 p2 p3; do
+  grep "rebalance: partitions assigned" "$dir/$p.log" 2>/dev/null |
+    sed -E "s/^time=([^ ]+) .*group=([a-z]+) partitions=\"?([^\"]*)\"?.*$/  \1 $p \2 \3/"
+done | sort | head -40
 for p in p1 p2 p3; do
   echo "  $p: $(grep -c 'rebalance: partitions assigned' "$dir/$p.log") assignments"
 done
