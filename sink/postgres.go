@@ -241,7 +241,7 @@ ORDER BY hour, participant_id`
 )
 
 func (s *postgresStore) Shards(ctx context.Context, paredaoID string, from, to time.Time) ([]ShardRow, error) {
-	rows, err := s.pool.Query(ctx, pgShards, paredaoID, from, to)
+	rows, err := s.pool.Query(ctx, pgShards, paredaoID, bound(from), bound(to))
 	if err != nil {
 		return nil, fmt.Errorf("shards of %s: %w", paredaoID, err)
 	}
@@ -259,16 +259,21 @@ func (s *postgresStore) Shards(ctx context.Context, paredaoID string, from, to t
 }
 
 func (s *postgresStore) Late(ctx context.Context, paredaoID string, from, to time.Time) ([]CountRow, error) {
-	return s.counts(ctx, "late votes", pgLate, paredaoID, from, to)
+	return s.counts(ctx, "late votes", pgLate, paredaoID, bound(from), bound(to))
 }
 
 func (s *postgresStore) Minutes(ctx context.Context, paredaoID string, from, to time.Time) ([]CountRow, error) {
-	return s.counts(ctx, "minutes", pgMinutes, paredaoID, from, to)
+	return s.counts(ctx, "minutes", pgMinutes, paredaoID, bound(from), bound(to))
 }
 
 func (s *postgresStore) Hours(ctx context.Context, paredaoID string, before time.Time) ([]CountRow, error) {
-	return s.counts(ctx, "hours", pgHours, paredaoID, before)
+	return s.counts(ctx, "hours", pgHours, paredaoID, bound(before))
 }
+
+// bound rounds a range bound up to the whole second, as the SQLite store
+// does: window starts are whole seconds, and timestamptz would otherwise drop
+// the nanoseconds of t and move the bound down.
+func bound(t time.Time) time.Time { return time.Unix(ceilUnix(t), 0).UTC() }
 
 // counts runs a report query whose rows are (start, participant, votes).
 func (s *postgresStore) counts(ctx context.Context, what, query string, args ...any) ([]CountRow, error) {

@@ -193,9 +193,11 @@ func (p *Processor) reject(ctx goka.Context, reason string, err error) {
 }
 
 // flushLoop writes batches when one is full and every FlushInterval. Once
-// ctx ends it goes on, with a deadline, while goka stops (goka waits for the
-// deferred commits of the records it handed over), and flushes what is left
-// when goka has returned.
+// ctx ends it goes on, for shutdownTimeout at most, while goka stops (goka
+// waits for the deferred commits of the records it handed over), and flushes
+// what is left when goka has returned. Records it could not write by then are
+// released with an error: goka commits none of them, and Kafka delivers them
+// again.
 func (p *Processor) flushLoop(ctx context.Context, gokaDone <-chan struct{}) error {
 	ticker := time.NewTicker(p.cfg.FlushInterval)
 	defer ticker.Stop()
@@ -209,6 +211,7 @@ func (p *Processor) flushLoop(ctx context.Context, gokaDone <-chan struct{}) err
 		}
 		return writeCtx
 	}
+	abandoned := 0
 	for {
 		select {
 		case <-ticker.C:
@@ -217,19 +220,44 @@ func (p *Processor) flushLoop(ctx context.Context, gokaDone <-chan struct{}) err
 			stopping = nil
 			shutdown()
 		case <-gokaDone:
-			if err := p.flushAll(shutdown()); err != nil {
-				p.mu.Lock()
-				n := len(p.pending)
-				p.mu.Unlock()
-				p.cfg.Log.Error("records left unwritten at shutdown; Kafka delivers them again", "records", n, "err", err)
-				return fmt.Errorf("%d records left unwritten (not committed): %w", n, err)
+			err := p.flushAll(shutdown())
+			if err != nil {
+				abandoned += p.abandon(err)
+			}
+			if abandoned > 0 {
+				return fmt.Errorf("%d records left unwritten and uncommitted: %w", abandoned, err)
 			}
 			return nil
 		}
-		// An error here means writeCtx ended: the records stay buffered for
-		// the flush at shutdown.
-		_ = p.flushAll(writeCtx)
+		// An error here means writeCtx ended: while running, the records
+		// stay buffered for the next try; past the shutdown deadline they are
+		// released so that goka can stop.
+		if err := p.flushAll(writeCtx); err != nil && stopping == nil {
+			abandoned += p.abandon(err)
+		}
 	}
+}
+
+// abandon releases every buffered record without writing it: its deferred
+// commit gets err, so goka does not commit it. It returns how many it
+// released.
+func (p *Processor) abandon(err error) int {
+	p.mu.Lock()
+	left := p.pending
+	p.pending = nil
+	close(p.room)
+	p.room = make(chan struct{})
+	p.mu.Unlock()
+	if len(left) == 0 {
+		return 0
+	}
+	p.cfg.Metrics.pending.Sub(float64(len(left)))
+	p.cfg.Log.Error("store unavailable at shutdown: records left unwritten and uncommitted; Kafka delivers them again",
+		"records", len(left), "err", err)
+	for _, r := range left {
+		r.commit(fmt.Errorf("sink: record not written: %w", err))
+	}
+	return len(left)
 }
 
 // flushAll writes the buffer, batch by batch, until it is empty. It fails

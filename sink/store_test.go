@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"net/url"
@@ -205,5 +206,44 @@ func TestMigrateRefusesNewerSchema(t *testing.T) {
 	}
 	if err := s.Migrate(ctx); err == nil {
 		t.Fatal("Migrate accepted a schema version it does not know")
+	}
+}
+
+// TestSQLiteSettings: the embedded store runs in WAL mode (reports read while
+// a batch is written), waits on a busy database instead of failing, enforces
+// foreign keys, syncs every commit (offsets are committed right after), and
+// its report connections cannot write.
+func TestSQLiteSettings(t *testing.T) {
+	ctx := context.Background()
+	s := openSQLiteStore(t).(*sqliteStore)
+	for _, c := range []struct {
+		pragma string
+		want   string
+	}{
+		{"journal_mode", "wal"},
+		{"busy_timeout", "10000"},
+		{"foreign_keys", "1"},
+		{"synchronous", "2"}, // FULL
+	} {
+		for name, db := range map[string]interface {
+			QueryRowContext(context.Context, string, ...any) *sql.Row
+		}{"writer": s.write, "reader": s.read} {
+			var got string
+			if err := db.QueryRowContext(ctx, "PRAGMA "+c.pragma).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != c.want {
+				t.Errorf("%s: PRAGMA %s = %s, want %s", name, c.pragma, got, c.want)
+			}
+		}
+	}
+	if s.write.Stats().MaxOpenConnections != 1 {
+		t.Errorf("writer pool allows %d connections, want 1", s.write.Stats().MaxOpenConnections)
+	}
+	if _, err := s.read.ExecContext(ctx, `INSERT INTO paredoes (paredao_id) VALUES ('x')`); err == nil {
+		t.Error("a report connection wrote")
+	}
+	if _, err := s.write.ExecContext(ctx, `INSERT INTO window_counts VALUES ('nobody', 0, 'ana', 0, 1)`); err == nil {
+		t.Error("a count row without its paredão was accepted: foreign keys are off")
 	}
 }
