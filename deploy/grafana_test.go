@@ -52,6 +52,9 @@ var dashboardMetrics = []string{
 	"paredao_sink_records_total",
 	"paredao_sink_apply_errors_total",
 	"paredao_sink_last_flush_timestamp_seconds",
+	"paredao_processor_lag_records",
+	"paredao_views_standings_age_seconds",
+	"paredao_tally_window_close_delay_seconds_bucket",
 	"go_goroutines",
 	"process_resident_memory_bytes",
 }

@@ -7,10 +7,12 @@ import "github.com/prometheus/client_golang/prometheus"
 //	paredao_guard_votes_total{outcome}   votes decided by guard: accepted, reemitted, redelivered, replay, rate_limited, expired, unknown_paredao, unknown_participant, not_open
 //	paredao_tally_ballots_total{outcome} ballots seen by tally: counted, duplicate, late
 //	paredao_tally_windows_emitted_total  window counts sent to the sink
+//	paredao_tally_window_close_delay_seconds  from a window's end to its count's first sending
 type Metrics struct {
 	guardVotes    *prometheus.CounterVec
 	tallyBallots  *prometheus.CounterVec
 	windowsEmited prometheus.Counter
+	closeDelay    prometheus.Histogram
 }
 
 // NewMetrics registers the processors' metrics with reg (nil: not registered).
@@ -25,9 +27,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		windowsEmited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "paredao_tally_windows_emitted_total", Help: "Window counts sent to the sink.",
 		}),
+		closeDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "paredao_tally_window_close_delay_seconds", Help: "Time from a window's end to the first sending of its count.",
+			Buckets: []float64{1, 2, 5, 10, 20, 30, 60, 120, 300, 900},
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.guardVotes, m.tallyBallots, m.windowsEmited)
+		reg.MustRegister(m.guardVotes, m.tallyBallots, m.windowsEmited, m.closeDelay)
 	}
 	return m
 }

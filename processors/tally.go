@@ -149,6 +149,9 @@ func (t *tally) closeWindows(ctx goka.Context, meta any) {
 		if w.Count != w.Emitted {
 			ctx.Emit(pipeline.WindowsStream, ctx.Key(), t.record(ctx.Key(), w.Start, w.Count, ""))
 			t.cfg.Metrics.windowsEmited.Inc()
+			if w.Emitted == 0 {
+				t.cfg.Metrics.closeDelay.Observe(now.Sub(time.Unix(w.Start, 0).Add(t.cfg.Window)).Seconds())
+			}
 			w.Emitted = w.Count
 			changed = true
 		}

@@ -323,3 +323,9 @@ func (p *Processor) write(ctx context.Context, batch []pendingRecord) error {
 		backoff = min(2*backoff, maxBackoff)
 	}
 }
+
+// StatsWithContext returns the goka processor's statistics (consumer lag per
+// partition among them).
+func (p *Processor) StatsWithContext(ctx context.Context) *goka.ProcessorStats {
+	return p.proc.StatsWithContext(ctx)
+}

@@ -136,6 +136,12 @@ func (s *Standings) asOf() time.Time {
 	return s.lastFresh
 }
 
+// Age is how old the standings are: zero while the view follows its table,
+// the time since it last did otherwise.
+func (s *Standings) Age() time.Duration {
+	return s.now().Sub(s.asOf())
+}
+
 // ShardWindows returns the windows still in tally's state for a paredão that
 // start at or after from, per key: absolute counts, comparable with the
 // sink's rows for the same (participant, shard, window).

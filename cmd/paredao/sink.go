@@ -43,7 +43,11 @@ func newSinkTier(ctx context.Context, cfg *Config, k *kafka, reg prometheus.Regi
 	if _, err := build(); err != nil { // fail at start-up on a bad configuration
 		return nil, fmt.Errorf("sink processor: %w", err)
 	}
-	return &sinkTier{cfg: cfg, log: log, store: store, proc: &supervised{name: "sink", build: build, log: log}}, nil
+	proc := &supervised{name: "sink", build: build, log: log}
+	if reg != nil {
+		reg.MustRegister(newLagCollector(proc))
+	}
+	return &sinkTier{cfg: cfg, log: log, store: store, proc: proc}, nil
 }
 
 func (s *sinkTier) tasks() []task {

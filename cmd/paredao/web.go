@@ -69,6 +69,12 @@ func newWebTier(cfg *Config, k *kafka, reg prometheus.Registerer, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
+	if reg != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "paredao_views_standings_age_seconds",
+			Help: "How old the standings this replica serves are (0 while its view follows Kafka).",
+		}, func() float64 { return w.standings.Age().Seconds() }))
+	}
 	w.server = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// statser is a processor that reports goka statistics.
+type statser interface {
+	StatsWithContext(ctx context.Context) *goka.ProcessorStats
+}
+
+// lagCollector exports each group's consumer lag per input partition:
+//
+//	paredao_processor_lag_records{group, topic, partition}
+type lagCollector struct {
+	groups []*supervised
+	desc   *prometheus.Desc
+}
+
+func newLagCollector(groups ...*supervised) *lagCollector {
+	return &lagCollector{groups: groups, desc: prometheus.NewDesc("paredao_processor_lag_records",
+		"Records not yet processed, per group and input partition.", []string{"group", "topic", "partition"}, nil)}
+}
+
+func (c *lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for _, g := range c.groups {
+		r := g.current.Load()
+		if r == nil {
+			continue
+		}
+		s, ok := (*r).(statser)
+		if !ok {
+			continue
+		}
+		stats := s.StatsWithContext(ctx)
+		if stats == nil {
+			continue
+		}
+		for part, ps := range stats.Group {
+			for topic, in := range ps.Input {
+				ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(in.OffsetLag), g.name, topic, strconv.Itoa(int(part)))
+			}
+		}
+	}
+}
