@@ -39,8 +39,8 @@ cluster:
 
 ## fuzz: 60 s of each fuzz target
 fuzz:
-	$(GO) test ./http -run '^$$' -fuzz FuzzParseVote -fuzztime 60s
-	$(GO) test ./http -run '^$$' -fuzz FuzzVerifyPow -fuzztime 60s
+	$(GO) test ./http -run '^$$' -fuzz FuzzParseVote -fuzztime 60s -fuzzminimizetime 5s
+	$(GO) test ./http -run '^$$' -fuzz FuzzVerifyPow -fuzztime 60s -fuzzminimizetime 5s
 
 clean:
 	rm -rf bin

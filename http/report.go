@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -135,7 +136,7 @@ func (s *Server) recent(ctx context.Context, id string, cut time.Time) (map[time
 // buildReport is the production report of p at now.
 func (s *Server) buildReport(ctx context.Context, p *pipeline.Paredao, now time.Time) (reportJSON, error) {
 	cut, exactUntil := s.cuts(now)
-	hours, err := s.deps.Windows.Hours(ctx, p.ID, cut)
+	hours, err := s.hours.get(ctx, s.deps.Windows, p.ID, cut, now)
 	if err != nil {
 		return reportJSON{}, fmt.Errorf("report hours: %w", err)
 	}
@@ -312,4 +313,42 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// hoursCache keeps, per paredão, the hourly rows of the windows before the
+// cut: they are final (retired from tally's state), so they are read from SQL
+// once per cut (once a window) or every hoursTTL, whichever comes first (a
+// late vote for such a window shows within hoursTTL). A report then costs a
+// small query over the recent windows and the merge, not a scan of days of
+// rows.
+type hoursCache struct {
+	mu sync.Mutex
+	m  map[string]hoursEntry
+}
+
+type hoursEntry struct {
+	cut, at time.Time
+	rows    []pipeline.Count
+}
+
+const hoursTTL = 10 * time.Second
+
+func (c *hoursCache) get(ctx context.Context, store WindowStore, id string, cut, now time.Time) ([]pipeline.Count, error) {
+	c.mu.Lock()
+	e, ok := c.m[id]
+	c.mu.Unlock()
+	if ok && e.cut.Equal(cut) && now.Sub(e.at) < hoursTTL && !now.Before(e.at) {
+		return e.rows, nil
+	}
+	rows, err := store.Hours(ctx, id, cut)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) > 1000 {
+		c.m = map[string]hoursEntry{}
+	}
+	c.m[id] = hoursEntry{cut: cut, at: now, rows: rows}
+	c.mu.Unlock()
+	return rows, nil
 }

@@ -79,6 +79,7 @@ type Server struct {
 	slots          chan struct{}
 	router         chi.Router
 	token          [32]byte
+	hours          hoursCache // final hourly rows per paredão (see report.go)
 }
 
 // ErrConfig reports an unusable web configuration.
@@ -108,7 +109,7 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 		cfg.EmitTimeout = 3 * time.Second
 	}
 	if cfg.MaxInFlight == 0 {
-		cfg.MaxInFlight = 20000
+		cfg.MaxInFlight = 4096
 	}
 	s := &Server{
 		cfg:            cfg,

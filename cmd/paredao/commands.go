@@ -61,6 +61,7 @@ func runAll(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer
 	if err != nil {
 		return err
 	}
+	reg.MustRegister(newLagCollector(append(procs.groups, sink.proc)...))
 	checks := func() []check {
 		return append(append(append(procs.checks(), web.checks()...), sink.checks()...), storeCheck(store))
 	}
@@ -141,6 +142,7 @@ func runProcess(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	reg.MustRegister(newLagCollector(procs.groups...))
 	admin := newAdminServer(reg, procs.checks, log)
 	return runLayers(ctx, log,
 		[]task{{"admin server", func(ctx context.Context) error {

@@ -124,7 +124,7 @@ func (p *proc) waitReady(timeout time.Duration) {
 			p.t.Fatalf("process exited before ready: %v\n%s", err, tail(string(b), 4000))
 		default:
 		}
-		resp, err := http.Get(p.admin + "/readyz")
+		resp, err := (&http.Client{Timeout: 3 * time.Second}).Get(p.admin + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

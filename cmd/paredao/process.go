@@ -74,9 +74,6 @@ func newProcessorTier(cfg *Config, k *kafka, reg prometheus.Registerer, log *slo
 		}
 		t.groups = append(t.groups, &supervised{name: g, dir: dir, build: build, log: t.log.With("group", g)})
 	}
-	if reg != nil {
-		reg.MustRegister(newLagCollector(t.groups...))
-	}
 	return t, nil
 }
 

@@ -44,9 +44,6 @@ func newSinkTier(ctx context.Context, cfg *Config, k *kafka, reg prometheus.Regi
 		return nil, fmt.Errorf("sink processor: %w", err)
 	}
 	proc := &supervised{name: "sink", build: build, log: log}
-	if reg != nil {
-		reg.MustRegister(newLagCollector(proc))
-	}
 	return &sinkTier{cfg: cfg, log: log, store: store, proc: proc}, nil
 }
 
@@ -104,6 +101,7 @@ func runSink(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	reg.MustRegister(newLagCollector(s.proc))
 	admin := newAdminServer(reg, func() []check { return append(s.checks(), storeCheck(store)) }, log)
 	return runLayers(ctx, log,
 		[]task{{"admin server", func(ctx context.Context) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -88,6 +89,23 @@ func TestVoteEndToEnd(t *testing.T) {
 	plan["carla"]++
 	want = percentsOf(plan)
 	waitFor(t, 30*time.Second, "standings after one more vote", exact)
+
+	// The admin listener exports the pipeline's metrics; the public one does not.
+	resp, err := http.Get(p.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{"paredao_http_votes_accepted_total 321", "paredao_guard_votes_total{outcome=\"accepted\"} 321",
+		"paredao_processor_lag_records{", "paredao_views_standings_age_seconds", "paredao_sink_records_total"} {
+		if !bytes.Contains(metrics, []byte(m)) {
+			t.Errorf("/metrics lacks %q", m)
+		}
+	}
+	if st := getJSON(t, p.http+"/metrics", nil); st != http.StatusNotFound {
+		t.Errorf("public /metrics: %d", st)
+	}
 
 	p.stop()
 	if !bytes.Contains([]byte(p.stdout.String()), []byte("production token:")) {
