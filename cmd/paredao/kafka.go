@@ -131,9 +131,10 @@ func (k *kafka) processorOptions(dir string) []goka.ProcessorOption {
 		goka.WithStorageBuilder(storage.BuilderWithOptions(dir, &opt.Options{
 			// No fsync per write: the table topic is the durable copy, and an
 			// unclean stop drops this store anyway (see prepareState).
-			NoSync:             true,
-			WriteBuffer:        16 << 20,
-			BlockCacheCapacity: 32 << 20,
+			NoSync: true,
+			// One store per partition and group (and lookup): keep each small.
+			WriteBuffer:        1 << 20,
+			BlockCacheCapacity: 1 << 20,
 		})),
 		goka.WithLogger(gokaLogger{k.log}),
 	}
