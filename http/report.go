@@ -190,6 +190,22 @@ func sortedTimes[V any](m map[time.Time]V) []time.Time {
 	return out
 }
 
+// reportOf answers the report of the request's paredão, or writes the error
+// and returns nil.
+func (s *Server) reportOf(w http.ResponseWriter, r *http.Request) (*pipeline.Paredao, *reportJSON) {
+	p := s.reportParedao(w, r)
+	if p == nil {
+		return nil, nil
+	}
+	rep, err := s.buildReport(r.Context(), p, s.deps.Now())
+	if err != nil {
+		s.deps.Log.Error("report failed", "paredao", p.ID, "err", err)
+		writeError(w, s.deps.Log, unavailable(2*time.Second))
+		return nil, nil
+	}
+	return p, &rep
+}
+
 func (s *Server) reportParedao(w http.ResponseWriter, r *http.Request) *pipeline.Paredao {
 	p := s.deps.Catalog.Get(chi.URLParam(r, "id"))
 	if p == nil {
@@ -199,28 +215,14 @@ func (s *Server) reportParedao(w http.ResponseWriter, r *http.Request) *pipeline
 }
 
 func (s *Server) report(w http.ResponseWriter, r *http.Request) {
-	p := s.reportParedao(w, r)
-	if p == nil {
-		return
+	if _, rep := s.reportOf(w, r); rep != nil {
+		writeJSON(w, http.StatusOK, rep)
 	}
-	rep, err := s.buildReport(r.Context(), p, s.deps.Now())
-	if err != nil {
-		s.deps.Log.Error("report failed", "paredao", p.ID, "err", err)
-		writeError(w, s.deps.Log, unavailable(2*time.Second))
-		return
-	}
-	writeJSON(w, http.StatusOK, rep)
 }
 
 func (s *Server) reportCSV(w http.ResponseWriter, r *http.Request) {
-	p := s.reportParedao(w, r)
-	if p == nil {
-		return
-	}
-	rep, err := s.buildReport(r.Context(), p, s.deps.Now())
-	if err != nil {
-		s.deps.Log.Error("report failed", "paredao", p.ID, "err", err)
-		writeError(w, s.deps.Log, unavailable(2*time.Second))
+	p, rep := s.reportOf(w, r)
+	if rep == nil {
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")

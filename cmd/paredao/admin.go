@@ -94,3 +94,10 @@ func newAdminServer(reg *prometheus.Registry, checks func() []check, log *slog.L
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
+
+// adminTask serves the admin listener until ctx ends.
+func adminTask(cfg *Config, admin *http.Server, log *slog.Logger) task {
+	return task{"admin server", func(ctx context.Context) error {
+		return serve(ctx, admin, cfg.AdminAddr, log.With("component", "admin"), cfg.ShutdownTimeout)
+	}}
+}

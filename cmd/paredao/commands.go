@@ -75,9 +75,7 @@ func runAll(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer
 		host, host, cfg.ProductionToken, cfg.AdminAddr)
 
 	return runLayers(ctx, log,
-		[]task{web.serveTask(), {"admin server", func(ctx context.Context) error {
-			return serve(ctx, admin, cfg.AdminAddr, log.With("component", "admin"), cfg.ShutdownTimeout)
-		}}},
+		[]task{web.serveTask(), adminTask(cfg, admin, log)},
 		append(append(append(procs.tasks(), web.viewTasks()...), web.seedTask()), sink.tasks()...),
 	)
 }
@@ -101,9 +99,7 @@ func runBroker(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	admin := newAdminServer(reg, func() []check {
 		return []check{{"broker", func(context.Context) error { return nil }}}
 	}, log)
-	return runLayers(ctx, log, []task{{"admin server", func(ctx context.Context) error {
-		return serve(ctx, admin, cfg.AdminAddr, log.With("component", "admin"), cfg.ShutdownTimeout)
-	}}})
+	return runLayers(ctx, log, []task{adminTask(cfg, admin, log)})
 }
 
 // runWeb is `paredao web`.
@@ -124,9 +120,7 @@ func runWeb(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 	admin := newAdminServer(reg, func() []check { return append(web.checks(), storeCheck(store)) }, log)
 	return runLayers(ctx, log,
-		[]task{web.serveTask(), {"admin server", func(ctx context.Context) error {
-			return serve(ctx, admin, cfg.AdminAddr, log.With("component", "admin"), cfg.ShutdownTimeout)
-		}}},
+		[]task{web.serveTask(), adminTask(cfg, admin, log)},
 		append(web.viewTasks(), web.seedTask()),
 	)
 }
@@ -145,9 +139,7 @@ func runProcess(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	reg.MustRegister(newLagCollector(procs.groups...))
 	admin := newAdminServer(reg, procs.checks, log)
 	return runLayers(ctx, log,
-		[]task{{"admin server", func(ctx context.Context) error {
-			return serve(ctx, admin, cfg.AdminAddr, log.With("component", "admin"), cfg.ShutdownTimeout)
-		}}},
+		[]task{adminTask(cfg, admin, log)},
 		procs.tasks(),
 	)
 }

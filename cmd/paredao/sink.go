@@ -104,9 +104,7 @@ func runSink(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	reg.MustRegister(newLagCollector(s.proc))
 	admin := newAdminServer(reg, func() []check { return append(s.checks(), storeCheck(store)) }, log)
 	return runLayers(ctx, log,
-		[]task{{"admin server", func(ctx context.Context) error {
-			return serve(ctx, admin, cfg.AdminAddr, log.With("component", "admin"), cfg.ShutdownTimeout)
-		}}},
+		[]task{adminTask(cfg, admin, log)},
 		s.tasks(),
 	)
 }
