@@ -53,20 +53,32 @@ func parseLoadConfig(args []string, env func(string) string, out io.Writer) (*lo
 		}
 		return d
 	}
-	urls := fs.String("url", def("url", "http://127.0.0.1:8080"), "comma-separated base URLs of web replicas (round robin) ($PAREDAO_URL)")
-	paredao := fs.String("paredao", def("paredao", ""), "paredão to vote in (default: the first open one)")
+	urls := fs.String("url", "http://127.0.0.1:8080", "comma-separated base URLs of web replicas (round robin) ($PAREDAO_URL)")
+	paredao := fs.String("paredao", "", "paredão to vote in (default: the first open one)")
 	duration := fs.Duration("duration", 10*time.Second, "how long to vote")
 	rate := fs.Float64("rate", 0, "target votes per second over all connections; 0 = as fast as possible")
 	conns := fs.Int("connections", 32, "concurrent voters (connections)")
 	split := fs.String("split", "", "participant shares, e.g. ana=50,bruno=30,carla=20 (default: even)")
 	perVoter := fs.Int("votes-per-voter", 5, "votes before a connection becomes a new voter (new cookie); keep under the per-voter cap")
-	token := fs.String("token", def("production-token", ""), "production token, to verify the count ($PAREDAO_PRODUCTION_TOKEN)")
+	token := fs.String("token", def("production-token", ""), "production token, to verify the count ($PAREDAO_TOKEN, or $PAREDAO_PRODUCTION_TOKEN)")
 	verify := fs.Bool("verify", true, "wait until the production report counts what was acknowledged")
 	verifyTimeout := fs.Duration("verify-timeout", 2*time.Minute, "how long to wait for the count")
 	retryFor := fs.Duration("retry-for", 90*time.Second, "how long to resend a vote whose outcome is unknown (503 or no answer)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	serverPID := fs.Int("server-pid", 0, "pid of the server process on this machine: report its CPU per vote and its memory")
 	baseline := fs.Duration("baseline", 0, "first measure a bare net/http handler on loopback this long with the same connections, for the ratio")
+	// Every flag also reads PAREDAO_<FLAG>; flags on the command line win.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := env(envName(f.Name)); v != "" && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("load: $%s: %w", envName(f.Name), err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
