@@ -55,18 +55,7 @@ func TestVoteEndToEnd(t *testing.T) {
 	if want["ana"] != 50 || want["bruno"] != 30 || want["carla"] != 20 {
 		t.Fatalf("percentsOf(%v) = %v", plan, want)
 	}
-	exact := func() (bool, string) {
-		var s standings
-		getJSON(t, p.http+"/api/v1/paredoes/demo/results", &s)
-		got := s.percents()
-		for k, v := range want {
-			if got[k] != v {
-				return false, fmt.Sprint(got)
-			}
-		}
-		return true, ""
-	}
-	waitFor(t, 30*time.Second, "standings 50/30/20", exact)
+	waitFor(t, 30*time.Second, "standings 50/30/20", showsPercents(t, p.http, want))
 
 	// A replayed payload is refused at once and never counted.
 	c := newVoterClient(p.http, nil)
@@ -88,7 +77,7 @@ func TestVoteEndToEnd(t *testing.T) {
 	}
 	plan["carla"]++
 	want = percentsOf(plan)
-	waitFor(t, 30*time.Second, "standings after one more vote", exact)
+	waitFor(t, 30*time.Second, "standings after one more vote", showsPercents(t, p.http, want))
 
 	// The admin listener exports the pipeline's metrics; the public one does not.
 	resp, err := http.Get(p.admin + "/metrics")
@@ -113,9 +102,14 @@ func TestVoteEndToEnd(t *testing.T) {
 	}
 	env["PAREDAO_HTTP_ADDR"], env["PAREDAO_ADMIN_ADDR"] = "", ""
 	p2 := start(t, env, "run")
-	waitFor(t, 30*time.Second, "the same standings after a restart", func() (bool, string) {
+	waitFor(t, 30*time.Second, "the same standings after a restart", showsPercents(t, p2.http, want))
+}
+
+// showsPercents is a waitFor condition: the demo's results show want.
+func showsPercents(t *testing.T, base string, want map[string]float64) func() (bool, string) {
+	return func() (bool, string) {
 		var s standings
-		getJSON(t, p2.http+"/api/v1/paredoes/demo/results", &s)
+		getJSON(t, base+"/api/v1/paredoes/demo/results", &s)
 		got := s.percents()
 		for k, v := range want {
 			if got[k] != v {
@@ -123,5 +117,5 @@ func TestVoteEndToEnd(t *testing.T) {
 			}
 		}
 		return true, ""
-	})
+	}
 }
