@@ -139,7 +139,7 @@ func (s *Standings) asOf() time.Time {
 // Age is how old the standings are: zero while the view follows its table,
 // the time since it last did otherwise.
 func (s *Standings) Age() time.Duration {
-	return s.now().Sub(s.asOf())
+	return max(0, s.now().Sub(s.asOf()))
 }
 
 // ShardWindows returns the windows still in tally's state for a paredão that
