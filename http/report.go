@@ -91,7 +91,7 @@ func (s *Server) cuts(now time.Time) (cut, exactUntil time.Time) {
 // recent merges the sink's and the views' counts of the windows from cut on:
 // both are absolute counts of the same (participant, shard, window), so the
 // greater is the newer; late votes add.
-func (s *Server) recent(ctx context.Context, id string, cut time.Time) (map[time.Time]map[string]int64, error) {
+func (s *Server) recent(ctx context.Context, id string, cut time.Time) (buckets, error) {
 	far := cut.Add(100 * 365 * 24 * time.Hour)
 	sqlRows, err := s.deps.Windows.Shards(ctx, id, cut, far)
 	if err != nil {
@@ -115,20 +115,12 @@ func (s *Server) recent(ctx context.Context, id string, cut time.Time) (map[time
 		k := key{r.ParticipantID, r.Shard, r.Start.UTC()}
 		best[k] = max(best[k], r.Votes)
 	}
-	out := map[time.Time]map[string]int64{}
-	add := func(start time.Time, participant string, n int64) {
-		m := out[start]
-		if m == nil {
-			m = map[string]int64{}
-			out[start] = m
-		}
-		m[participant] += n
-	}
+	out := buckets{}
 	for k, n := range best {
-		add(k.start, k.participant, n)
+		out.add(k.start, k.participant, n)
 	}
 	for _, r := range late {
-		add(r.Start.UTC(), r.ParticipantID, r.Votes)
+		out.add(r.Start.UTC(), r.ParticipantID, r.Votes)
 	}
 	return out, nil
 }
@@ -144,22 +136,13 @@ func (s *Server) buildReport(ctx context.Context, p *pipeline.Paredao, now time.
 	if err != nil {
 		return reportJSON{}, err
 	}
-	byHour := map[time.Time]map[string]int64{}
-	addHour := func(h time.Time, participant string, n int64) {
-		h = h.UTC().Truncate(time.Hour)
-		m := byHour[h]
-		if m == nil {
-			m = map[string]int64{}
-			byHour[h] = m
-		}
-		m[participant] += n
-	}
+	byHour := buckets{}
 	for _, r := range hours {
-		addHour(r.Start, r.ParticipantID, r.Votes)
+		byHour.add(r.Start.UTC().Truncate(time.Hour), r.ParticipantID, r.Votes)
 	}
 	for start, m := range recent {
 		for participant, n := range m {
-			addHour(start, participant, n)
+			byHour.add(start.Truncate(time.Hour), participant, n)
 		}
 	}
 	rep := reportJSON{ParedaoID: p.ID, Hourly: []hourJSON{}, ExactUntil: exactUntil, AsOf: now.UTC()}
@@ -179,6 +162,18 @@ func (s *Server) buildReport(ctx context.Context, p *pipeline.Paredao, now time.
 		rep.Participants = append(rep.Participants, reportParticipant{ID: x.ID, Name: x.Name, Votes: totals[x.ID]})
 	}
 	return rep, nil
+}
+
+// buckets are votes per participant per window or hour start.
+type buckets map[time.Time]map[string]int64
+
+func (b buckets) add(start time.Time, participant string, n int64) {
+	m := b[start]
+	if m == nil {
+		m = map[string]int64{}
+		b[start] = m
+	}
+	m[participant] += n
 }
 
 func sortedTimes[V any](m map[time.Time]V) []time.Time {
@@ -269,7 +264,7 @@ func (s *Server) minutes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cut, exactUntil := s.cuts(now)
-	byMinute := map[time.Time]map[string]int64{}
+	byMinute := buckets{}
 	if from.Before(cut) {
 		rows, err := s.deps.Windows.Minutes(r.Context(), p.ID, from, minTime(to, cut))
 		if err != nil {
@@ -278,12 +273,7 @@ func (s *Server) minutes(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, row := range rows {
-			m := byMinute[row.Start.UTC()]
-			if m == nil {
-				m = map[string]int64{}
-				byMinute[row.Start.UTC()] = m
-			}
-			m[row.ParticipantID] += row.Votes
+			byMinute.add(row.Start.UTC(), row.ParticipantID, row.Votes)
 		}
 	}
 	recent, err := s.recent(r.Context(), p.ID, cut)
