@@ -30,7 +30,7 @@ func runAll(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer
 		}
 	}
 	if cfg.Embedded() {
-		c, err := startBroker(cfg.BrokerAddr, cfg.DataDir, log.With("component", "broker"))
+		c, err := startBroker(cfg, log.With("component", "broker"))
 		if err != nil {
 			return err
 		}
@@ -40,7 +40,7 @@ func runAll(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer
 		}()
 	}
 	k := newKafka(cfg, log)
-	if err := k.ensureTopics(ctx); err != nil {
+	if err := ensureTopics(ctx, k); err != nil {
 		return err
 	}
 	reg := newRegistry()
@@ -83,7 +83,7 @@ func runAll(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer
 // runBroker is `paredao broker`: the embedded broker alone, with the admin
 // listener (ready once the pipeline's topics exist).
 func runBroker(ctx context.Context, cfg *Config, log *slog.Logger) error {
-	c, err := startBroker(cfg.BrokerAddr, cfg.DataDir, log)
+	c, err := startBroker(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func runBroker(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		log.Info("embedded broker stopped")
 	}()
 	k := newKafka(cfg, log)
-	if err := k.ensureTopics(ctx); err != nil {
+	if err := ensureTopics(ctx, k); err != nil {
 		return err
 	}
 	reg := newRegistry()
@@ -105,7 +105,7 @@ func runBroker(ctx context.Context, cfg *Config, log *slog.Logger) error {
 // runWeb is `paredao web`.
 func runWeb(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	k := newKafka(cfg, log)
-	if err := k.ensureTopics(ctx); err != nil {
+	if err := ensureTopics(ctx, k); err != nil {
 		return err
 	}
 	store, err := openStore(ctx, cfg, log)
@@ -128,7 +128,7 @@ func runWeb(ctx context.Context, cfg *Config, log *slog.Logger) error {
 // runProcess is `paredao process`.
 func runProcess(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	k := newKafka(cfg, log)
-	if err := k.ensureTopics(ctx); err != nil {
+	if err := ensureTopics(ctx, k); err != nil {
 		return err
 	}
 	reg := newRegistry()

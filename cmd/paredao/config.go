@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"strconv"
@@ -22,6 +23,7 @@ type Config struct {
 	DataDir         string
 	KafkaBrokers    []string
 	BrokerAddr      string
+	BrokerCount     int
 	DatabaseURL     string
 	Secret          string
 	ProductionToken string
@@ -72,13 +74,14 @@ func (cfg *Config) bind(fs *flag.FlagSet, command string, env func(string) strin
 		fs.StringVar(p, name, def, usage+" ($"+envName(name)+")")
 	}
 	var brokers, proxies, groups string
-	var powMax, perMin, addrPerMin, partitions, replication, shards string
+	var powMax, perMin, addrPerMin, partitions, replication, shards, brokerCount string
 	var window, grace, horizon, rollup, emitTimeout, closeLead, shutdown string
 	str(&cfg.HTTPAddr, "http-addr", ":8080", "public listener (pages and API)")
 	str(&cfg.AdminAddr, "admin-addr", "127.0.0.1:9090", "internal listener: /metrics, /debug/pprof, /healthz, /readyz")
 	str(&cfg.DataDir, "data-dir", "./data", "embedded broker log, processor state, embedded SQL file")
 	str(&brokers, "kafka-brokers", "", "comma-separated Kafka brokers; empty means the embedded broker")
-	str(&cfg.BrokerAddr, "broker-addr", "127.0.0.1:9092", "where the embedded broker listens (run and broker)")
+	str(&cfg.BrokerAddr, "broker-addr", "127.0.0.1:9092", "where the embedded broker listens (run and broker); broker i of --broker-count listens on port+i")
+	str(&brokerCount, "broker-count", "1", "brokers in the embedded cluster (run and broker), e.g. 3 to run as a real cluster would")
 	str(&cfg.DatabaseURL, "database-url", "", "postgres://… for PostgreSQL, sqlite:PATH for the embedded store (default sqlite:<data dir>/paredao.db)")
 	str(&cfg.Secret, "secret", "", "key for signing challenges and voter cookies (≥ 32 bytes); run generates one in the data dir")
 	str(&cfg.ProductionToken, "production-token", "", "bearer token of the production API; run generates and prints one")
@@ -122,6 +125,7 @@ func (cfg *Config) bind(fs *flag.FlagSet, command string, env func(string) strin
 		num("votes-per-minute", perMin, &cfg.VotesPerMinute)
 		num("address-votes-per-minute", addrPerMin, &cfg.AddressPerMin)
 		num("partitions", partitions, &cfg.Partitions)
+		num("broker-count", brokerCount, &cfg.BrokerCount)
 		if replication != "" {
 			num("replication", replication, &cfg.Replication)
 		}
@@ -162,17 +166,35 @@ func splitList(s string) []string {
 // Embedded tells whether this configuration uses the embedded broker.
 func (cfg *Config) Embedded() bool { return cfg.embedded }
 
+// embeddedBrokers lists the addresses of count embedded brokers from addr:
+// broker i listens on addr's port + i.
+func embeddedBrokers(addr string, count int) []string {
+	host, portStr, err := net.SplitHostPort(addr)
+	port, perr := strconv.Atoi(portStr)
+	if err != nil || perr != nil || count == 1 {
+		return []string{addr} // a bad address fails when the broker starts, with its own message
+	}
+	out := make([]string, count)
+	for i := range out {
+		out[i] = net.JoinHostPort(host, strconv.Itoa(port+i))
+	}
+	return out
+}
+
 // Validate fills derived defaults and checks the configuration.
 func (cfg *Config) Validate() error {
 	cfg.embedded = len(cfg.KafkaBrokers) == 0
+	if cfg.BrokerCount == 0 {
+		cfg.BrokerCount = 1
+	}
 	if cfg.Replication == 0 {
 		cfg.Replication = 3
 		if cfg.Embedded() {
-			cfg.Replication = 1
+			cfg.Replication = min(3, cfg.BrokerCount)
 		}
 	}
 	if cfg.Embedded() {
-		cfg.KafkaBrokers = []string{cfg.BrokerAddr}
+		cfg.KafkaBrokers = embeddedBrokers(cfg.BrokerAddr, cfg.BrokerCount)
 	}
 	if cfg.Shards == 0 {
 		cfg.Shards = cfg.Partitions
@@ -182,6 +204,10 @@ func (cfg *Config) Validate() error {
 	}
 	var errs []error
 	switch {
+	case cfg.BrokerCount > 16:
+		errs = append(errs, errors.New("--broker-count: 1 to 16"))
+	case cfg.Embedded() && cfg.Replication > cfg.BrokerCount:
+		errs = append(errs, fmt.Errorf("--replication %d: the embedded cluster has %d broker(s)", cfg.Replication, cfg.BrokerCount))
 	case cfg.Partitions < 1 || cfg.Partitions > 1024:
 		errs = append(errs, errors.New("--partitions: 1 to 1024"))
 	case cfg.Window < time.Second:

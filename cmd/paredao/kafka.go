@@ -2,246 +2,35 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"hash"
 	"log/slog"
-	"net"
-	"os"
 	"path/filepath"
-	"strconv"
-	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
-	"github.com/lovoo/goka/storage"
-	"github.com/rcrowley/go-metrics"
-	"github.com/syndtr/goleveldb/leveldb/opt"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/paredao/paredao/pipeline"
+	"github.com/paredao/paredao/stream"
 )
 
-// kafka builds every Kafka client of a process from one *sarama.Config.
-type kafka struct {
-	cfg    *Config
-	sarama *sarama.Config
-	tm     *goka.TopicManagerConfig
-	log    *slog.Logger
+// pipelineTopics are the topics every command makes sure exist: streams with
+// retention, tables compacted.
+var pipelineTopics = stream.Topics{
+	Streams: []goka.Stream{pipeline.VotesStream, pipeline.BallotsStream, pipeline.WindowsStream},
+	Tables:  []goka.Table{pipeline.CatalogTable, pipeline.GuardTable, pipeline.TallyTable},
 }
 
-func init() {
-	// sarama records client metrics in go-metrics sample heaps on every
-	// request; nothing reads them here, and they cost CPU on the vote path.
-	metrics.UseNilMetrics = true
+func newKafka(cfg *Config, log *slog.Logger) *stream.Kafka {
+	return stream.New(stream.Config{Brokers: cfg.KafkaBrokers, Partitions: cfg.Partitions, Replication: cfg.Replication, Log: log})
 }
 
-func newKafka(cfg *Config, log *slog.Logger) *kafka {
-	sc := goka.DefaultConfig()
-	sc.MetricRegistry = metrics.NewRegistry()
-	sc.Version = sarama.V2_8_0_0
-	// Groups start at the oldest offset: a vote sent before the first start
-	// of a processor is counted, not skipped.
-	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
-	sc.Consumer.Offsets.AutoCommit.Interval = 200 * time.Millisecond
-	sc.Consumer.Fetch.Default = 1 << 20
-	// Let a fetch wait a little for more records: fewer, larger fetches
-	// under load, at most MaxWaitTime of added latency when idle.
-	sc.Consumer.Fetch.Min = 32 << 10
-	sc.Consumer.MaxWaitTime = 10 * time.Millisecond
-	sc.Consumer.Group.Session.Timeout = 10 * time.Second
-	sc.Consumer.Group.Heartbeat.Interval = time.Second
-	sc.Consumer.Group.Rebalance.Timeout = 10 * time.Second
-	// The idempotent producer keeps each partition in order and writes a
-	// retried batch once: guard's ballots reach tally in offset order.
-	sc.Producer.Idempotent = true
-	sc.Net.MaxOpenRequests = 1
-	sc.Producer.RequiredAcks = sarama.WaitForAll
-	sc.Producer.Retry.Max = 5
-	sc.Producer.Retry.Backoff = 200 * time.Millisecond
-	sc.Producer.Timeout = 2 * time.Second
-	sc.Producer.Compression = sarama.CompressionNone
-	// Flush every millisecond (or at 64 KiB): a vote waits at most that long
-	// for its batch, and under load each request carries many records
-	// instead of one, which is what the broker's and the consumers' CPU
-	// pay for. (goka's default of 100 ms caps a waiting handler at ~600/s.)
-	sc.Producer.Flush.Frequency = time.Millisecond
-	sc.Producer.Flush.Bytes = 64 << 10
-	sc.Producer.Flush.Messages = 0
-	sc.Producer.MaxMessageBytes = 1 << 20
-	sc.ChannelBufferSize = 4096
-	sc.Net.DialTimeout = 2 * time.Second
-	// Longer than a group rebalance: JoinGroup waits for it.
-	sc.Net.ReadTimeout = 30 * time.Second
-	sc.Net.WriteTimeout = 10 * time.Second
-	sc.Metadata.Retry.Max = 2
-	sc.Metadata.Retry.Backoff = 200 * time.Millisecond
-	sc.Metadata.RefreshFrequency = time.Minute
-
-	tm := goka.NewTopicManagerConfig()
-	tm.Table.Replication = cfg.Replication
-	tm.Stream.Replication = cfg.Replication
-	tm.Stream.Retention = 14 * 24 * time.Hour
-	tm.CreateTopicTimeout = 10 * time.Second
-	tm.MismatchBehavior = goka.TMConfigMismatchBehaviorWarn
-	return &kafka{cfg: cfg, sarama: sc, tm: tm, log: log}
+func ensureTopics(ctx context.Context, k *stream.Kafka) error {
+	return k.EnsureTopics(ctx, pipelineTopics)
 }
 
-// clientConfig copies the shared config for one client, so builders never
-// write to a config another client uses.
-func (k *kafka) clientConfig(clientID string) *sarama.Config {
-	c := *k.sarama
-	c.ClientID = clientID
-	return &c
-}
-
-func (k *kafka) producerBuilder() goka.ProducerBuilder {
-	return func(brokers []string, clientID string, hasher func() hash.Hash32) (goka.Producer, error) {
-		c := k.clientConfig(clientID)
-		c.Producer.Partitioner = sarama.NewCustomHashPartitioner(hasher)
-		return goka.NewProducer(brokers, c)
-	}
-}
-
-func (k *kafka) topicManagerBuilder() goka.TopicManagerBuilder {
-	return func(brokers []string) (goka.TopicManager, error) {
-		return goka.NewTopicManager(brokers, k.clientConfig("paredao-topics"), k.tm)
-	}
-}
-
-func (k *kafka) consumerGroupBuilder() goka.ConsumerGroupBuilder {
-	return func(brokers []string, group, clientID string) (sarama.ConsumerGroup, error) {
-		return sarama.NewConsumerGroup(brokers, group, k.clientConfig(clientID))
-	}
-}
-
-func (k *kafka) consumerBuilder() goka.SaramaConsumerBuilder {
-	return func(brokers []string, clientID string) (sarama.Consumer, error) {
-		return sarama.NewConsumer(brokers, k.clientConfig(clientID))
-	}
-}
-
-// processorOptions are the options of a processor whose local state lives
-// under dir.
-func (k *kafka) processorOptions(dir string) []goka.ProcessorOption {
-	return []goka.ProcessorOption{
-		goka.WithConsumerGroupBuilder(k.consumerGroupBuilder()),
-		goka.WithConsumerSaramaBuilder(k.consumerBuilder()),
-		goka.WithProducerBuilder(k.producerBuilder()),
-		goka.WithTopicManagerBuilder(k.topicManagerBuilder()),
-		goka.WithStorageBuilder(storage.BuilderWithOptions(dir, &opt.Options{
-			// No fsync per write: the table topic is the durable copy, and an
-			// unclean stop drops this store anyway (see prepareState).
-			NoSync: true,
-			// One store per partition and group (and lookup): keep each small.
-			WriteBuffer:        1 << 20,
-			BlockCacheCapacity: 1 << 20,
-		})),
-		goka.WithLogger(gokaLogger{k.log}),
-	}
-}
-
-func (k *kafka) viewOptions() []goka.ViewOption {
-	return []goka.ViewOption{
-		goka.WithViewConsumerSaramaBuilder(k.consumerBuilder()),
-		goka.WithViewTopicManagerBuilder(k.topicManagerBuilder()),
-		goka.WithViewLogger(gokaLogger{k.log}),
-		goka.WithViewAutoReconnect(),
-		goka.WithViewBackoffResetTimeout(10 * time.Second),
-		goka.WithViewBackoffBuilder(func() (goka.Backoff, error) {
-			return goka.NewSimpleBackoff(500*time.Millisecond, 2*time.Second), nil
-		}),
-	}
-}
-
-func (k *kafka) emitterOptions() []goka.EmitterOption {
-	return []goka.EmitterOption{
-		goka.WithEmitterProducerBuilder(k.producerBuilder()),
-		goka.WithEmitterTopicManagerBuilder(k.topicManagerBuilder()),
-		goka.WithEmitterLogger(gokaLogger{k.log}),
-	}
-}
-
-// ensureTopics creates the pipeline's topics when missing: streams with
-// retention, tables compacted. Processors create their own group tables too;
-// doing it here first lets views start before any processor ran.
-func (k *kafka) ensureTopics(ctx context.Context) error {
-	var last error
-	for attempt := 0; attempt < 30; attempt++ {
-		if last = k.tryEnsureTopics(); last == nil {
-			return nil
-		}
-		k.log.Warn("topics not ready, retrying", "err", last)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
-	return fmt.Errorf("ensure topics: %w", last)
-}
-
-func (k *kafka) tryEnsureTopics() error {
-	tm, err := k.topicManagerBuilder()(k.cfg.KafkaBrokers)
-	if err != nil {
-		return fmt.Errorf("topic manager: %w", err)
-	}
-	defer tm.Close()
-	for _, s := range []goka.Stream{pipeline.VotesStream, pipeline.BallotsStream, pipeline.WindowsStream} {
-		if err := tm.EnsureStreamExists(string(s), k.cfg.Partitions); err != nil {
-			return fmt.Errorf("stream %s: %w", s, err)
-		}
-	}
-	for _, t := range []goka.Table{pipeline.CatalogTable, pipeline.GuardTable, pipeline.TallyTable} {
-		if err := tm.EnsureTableExists(string(t), k.cfg.Partitions); err != nil {
-			return fmt.Errorf("table %s: %w", t, err)
-		}
-	}
-	return nil
-}
-
-// gokaLogger adapts slog to goka's logger.
-type gokaLogger struct{ log *slog.Logger }
-
-func (l gokaLogger) Print(v ...any)                 { l.log.Debug(fmt.Sprint(v...)) }
-func (l gokaLogger) Println(v ...any)               { l.log.Debug(fmt.Sprint(v...)) }
-func (l gokaLogger) Printf(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
-func (l gokaLogger) Debugf(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
-func (l gokaLogger) PrefixDebugf(format string, v ...any) {
-	l.log.Debug(fmt.Sprintf(format, v...))
-}
-func (l gokaLogger) Prefix(string) goka.Logger      { return l }
-func (l gokaLogger) CurrentPrefix() string          { return "" }
-func (l gokaLogger) StackPrefix(string) goka.Logger { return l }
-func (l gokaLogger) Panicf(format string, v ...any) {
-	panic(fmt.Sprintf(format, v...))
-}
-
-// startBroker starts the embedded Kafka-protocol broker, persisted under
-// dataDir/broker, on addr. Compaction runs every minute.
-func startBroker(addr, dataDir string, log *slog.Logger) (*kfake.Cluster, error) {
-	_, portStr, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("broker address %q: %w", addr, err)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return nil, fmt.Errorf("broker address %q: bad port", addr)
-	}
-	dir := filepath.Join(dataDir, "broker")
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("broker data dir: %w", err)
-	}
-	c, err := kfake.NewCluster(
-		kfake.NumBrokers(1),
-		kfake.Ports(port),
-		kfake.ListenFn(func(network, _ string) (net.Listener, error) { return net.Listen(network, addr) }),
-		kfake.DataDir(dir),
-		kfake.ClusterID("paredao"),
-		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": "60000"}),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("start embedded broker: %w", err)
-	}
-	log.Info("embedded broker listening", "addr", c.ListenAddrs(), "data_dir", dir)
-	return c, nil
+// startBroker starts the embedded broker of cfg, persisted under
+// <data dir>/broker.
+func startBroker(cfg *Config, log *slog.Logger) (*kfake.Cluster, error) {
+	return stream.StartBroker(stream.BrokerConfig{
+		Addr: cfg.BrokerAddr, Count: cfg.BrokerCount, DataDir: filepath.Join(cfg.DataDir, "broker"), Log: log,
+	})
 }

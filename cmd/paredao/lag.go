@@ -7,6 +7,8 @@ import (
 
 	"github.com/lovoo/goka"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/paredao/paredao/stream"
 )
 
 // statser is a processor that reports goka statistics.
@@ -18,11 +20,11 @@ type statser interface {
 //
 //	paredao_processor_lag_records{group, topic, partition}
 type lagCollector struct {
-	groups []*supervised
+	groups []*stream.Supervisor
 	desc   *prometheus.Desc
 }
 
-func newLagCollector(groups ...*supervised) *lagCollector {
+func newLagCollector(groups ...*stream.Supervisor) *lagCollector {
 	return &lagCollector{groups: groups, desc: prometheus.NewDesc("paredao_processor_lag_records",
 		"Records not yet processed, per group and input partition.", []string{"group", "topic", "partition"}, nil)}
 }
@@ -33,11 +35,7 @@ func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	for _, g := range c.groups {
-		r := g.current.Load()
-		if r == nil {
-			continue
-		}
-		s, ok := (*r).(statser)
+		s, ok := g.Current().(statser)
 		if !ok {
 			continue
 		}
@@ -47,7 +45,7 @@ func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		for part, ps := range stats.Group {
 			for topic, in := range ps.Input {
-				ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(in.OffsetLag), g.name, topic, strconv.Itoa(int(part)))
+				ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(in.OffsetLag), g.Name, topic, strconv.Itoa(int(part)))
 			}
 		}
 	}

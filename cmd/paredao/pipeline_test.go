@@ -27,7 +27,7 @@ func TestPipelineCountsExactly(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	broker, err := startBroker(cfg.BrokerAddr, dir, log)
+	broker, err := startBroker(cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,14 +35,14 @@ func TestPipelineCountsExactly(t *testing.T) {
 	k := newKafka(cfg, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	if err := k.ensureTopics(ctx); err != nil {
+	if err := ensureTopics(ctx, k); err != nil {
 		t.Fatal(err)
 	}
 	procs, err := newProcessorTier(cfg, k, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	standings, err := views.NewStandings(cfg.KafkaBrokers, k.viewOptions()...)
+	standings, err := views.NewStandings(cfg.KafkaBrokers, k.ViewOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestPipelineCountsExactly(t *testing.T) {
 	})
 
 	now := time.Now().UTC()
-	catalog, err := goka.NewEmitter(cfg.KafkaBrokers, goka.Stream(pipeline.CatalogTable), new(pipeline.ParedaoCodec), k.emitterOptions()...)
+	catalog, err := goka.NewEmitter(cfg.KafkaBrokers, goka.Stream(pipeline.CatalogTable), new(pipeline.ParedaoCodec), k.EmitterOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestPipelineCountsExactly(t *testing.T) {
 	if err := catalog.EmitSync(p.ID, p); err != nil {
 		t.Fatal(err)
 	}
-	votes, err := goka.NewEmitter(cfg.KafkaBrokers, pipeline.VotesStream, new(pipeline.VoteCodec), k.emitterOptions()...)
+	votes, err := goka.NewEmitter(cfg.KafkaBrokers, pipeline.VotesStream, new(pipeline.VoteCodec), k.EmitterOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}

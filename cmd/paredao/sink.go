@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/paredao/paredao/sink"
+	"github.com/paredao/paredao/stream"
 )
 
 // sinkTier runs the sink group and the roll-up of old windows.
@@ -17,7 +18,7 @@ type sinkTier struct {
 	cfg   *Config
 	log   *slog.Logger
 	store sink.Store
-	proc  *supervised
+	proc  *stream.Supervisor
 }
 
 // openStore opens and migrates the SQL store.
@@ -34,22 +35,23 @@ func openStore(ctx context.Context, cfg *Config, log *slog.Logger) (sink.Store, 
 	return store, nil
 }
 
-func newSinkTier(ctx context.Context, cfg *Config, k *kafka, reg prometheus.Registerer, log *slog.Logger, store sink.Store) (*sinkTier, error) {
+func newSinkTier(ctx context.Context, cfg *Config, k *stream.Kafka, reg prometheus.Registerer, log *slog.Logger, store sink.Store) (*sinkTier, error) {
 	log = log.With("component", "sink")
 	sc := sink.Config{Log: log, Metrics: sink.NewMetrics(reg)}
-	build := func() (runner, error) {
-		return sink.NewProcessor(cfg.KafkaBrokers, store, sc, k.processorOptions(filepath.Join(cfg.DataDir, "state", "sink"))...)
+	commits := stream.NewCommits()
+	build := func() (stream.Runner, error) {
+		return sink.NewProcessor(cfg.KafkaBrokers, store, sc, k.ProcessorOptions(filepath.Join(cfg.DataDir, "state", "sink"), commits)...)
 	}
 	if _, err := build(); err != nil { // fail at start-up on a bad configuration
 		return nil, fmt.Errorf("sink processor: %w", err)
 	}
-	proc := &supervised{name: "sink", build: build, log: log}
+	proc := &stream.Supervisor{Name: "sink", Build: build, Log: log}
 	return &sinkTier{cfg: cfg, log: log, store: store, proc: proc}, nil
 }
 
 func (s *sinkTier) tasks() []task {
 	return []task{
-		{"sink", s.proc.run},
+		{"sink", s.proc.Run},
 		{"roll-up", s.rollUpEvery},
 	}
 }
@@ -78,7 +80,7 @@ func (s *sinkTier) rollUpEvery(ctx context.Context) error {
 }
 
 func (s *sinkTier) checks() []check {
-	return []check{{"sink processor", recovered(s.proc.recovered)}}
+	return []check{{"sink processor", recovered(s.proc.Recovered)}}
 }
 
 func storeCheck(store sink.Store) check {
@@ -88,7 +90,7 @@ func storeCheck(store sink.Store) check {
 // runSink is `paredao sink`.
 func runSink(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	k := newKafka(cfg, log)
-	if err := k.ensureTopics(ctx); err != nil {
+	if err := ensureTopics(ctx, k); err != nil {
 		return err
 	}
 	store, err := openStore(ctx, cfg, log)

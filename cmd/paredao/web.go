@@ -15,6 +15,7 @@ import (
 
 	phttp "github.com/paredao/paredao/http"
 	"github.com/paredao/paredao/pipeline"
+	"github.com/paredao/paredao/stream"
 	"github.com/paredao/paredao/views"
 )
 
@@ -30,20 +31,20 @@ type webTier struct {
 	seeded    atomic.Bool // the catalog holds the seed (or held paredões already)
 }
 
-func newWebTier(cfg *Config, k *kafka, reg prometheus.Registerer, log *slog.Logger, store phttp.WindowStore) (*webTier, error) {
+func newWebTier(cfg *Config, k *stream.Kafka, reg prometheus.Registerer, log *slog.Logger, store phttp.WindowStore) (*webTier, error) {
 	log = log.With("component", "web")
 	w := &webTier{cfg: cfg, log: log}
 	var err error
-	if w.catalog, err = views.NewCatalog(cfg.KafkaBrokers, k.viewOptions()...); err != nil {
+	if w.catalog, err = views.NewCatalog(cfg.KafkaBrokers, k.ViewOptions()...); err != nil {
 		return nil, err
 	}
-	if w.standings, err = views.NewStandings(cfg.KafkaBrokers, k.viewOptions()...); err != nil {
+	if w.standings, err = views.NewStandings(cfg.KafkaBrokers, k.ViewOptions()...); err != nil {
 		return nil, err
 	}
-	if w.votes, err = goka.NewEmitter(cfg.KafkaBrokers, pipeline.VotesStream, new(pipeline.VoteCodec), k.emitterOptions()...); err != nil {
+	if w.votes, err = goka.NewEmitter(cfg.KafkaBrokers, pipeline.VotesStream, new(pipeline.VoteCodec), k.EmitterOptions()...); err != nil {
 		return nil, fmt.Errorf("vote emitter: %w", err)
 	}
-	if w.paredoes, err = goka.NewEmitter(cfg.KafkaBrokers, goka.Stream(pipeline.CatalogTable), new(pipeline.ParedaoCodec), k.emitterOptions()...); err != nil {
+	if w.paredoes, err = goka.NewEmitter(cfg.KafkaBrokers, goka.Stream(pipeline.CatalogTable), new(pipeline.ParedaoCodec), k.EmitterOptions()...); err != nil {
 		return nil, fmt.Errorf("catalog emitter: %w", err)
 	}
 	handler, err := phttp.NewServer(phttp.Config{
