@@ -31,6 +31,11 @@ type Ballot struct {
 	AcceptedAt      time.Time
 	SourcePartition int32 // partition of the vote in VotesStream
 	SourceOffset    int64 // offset of the vote in VotesStream
+	// AckedBelow is guard's ordered-commit mark of SourcePartition when it
+	// emitted the ballot: every vote of that partition below it was complete,
+	// its ballot acknowledged by Kafka, so each of those ballots already
+	// stands before this one in its partition (see TallyState.Sources).
+	AckedBelow int64
 }
 
 // Shard spreads one participant over shards keys: a hot participant (most of
@@ -120,7 +125,7 @@ func (BallotCodec) Encode(value any) ([]byte, error) {
 		return nil, fmt.Errorf("ballot codec: unexpected %T", value)
 	}
 	e := enc(make([]byte, 0, 96)).uvarint(wireVersion).str(b.VoteID).str(b.ParedaoID).str(b.ParticipantID).
-		varint(b.AcceptedAt.UnixMilli()).varint(int64(b.SourcePartition)).varint(b.SourceOffset)
+		varint(b.AcceptedAt.UnixMilli()).varint(int64(b.SourcePartition)).varint(b.SourceOffset).varint(b.AckedBelow)
 	return e, nil
 }
 
@@ -131,6 +136,7 @@ func (BallotCodec) Decode(data []byte) (any, error) {
 	b.AcceptedAt = time.UnixMilli(d.varint()).UTC()
 	b.SourcePartition = int32(d.varint())
 	b.SourceOffset = d.varint()
+	b.AckedBelow = d.varint()
 	if err := d.end(); err != nil {
 		return nil, fmt.Errorf("decode ballot: %w", err)
 	}

@@ -10,7 +10,6 @@ import (
 
 func BenchmarkGuardDecide(b *testing.B) {
 	g := &guard{cfg: GuardConfig{VotesPerMinute: 10, Shards: 12, Metrics: NewMetrics(nil)}}
-	p := demoParedao()
 	b.ReportAllocs()
 	state := pipeline.NewGuardState()
 	for i := 0; b.Loop(); i++ {
@@ -18,7 +17,7 @@ func BenchmarkGuardDecide(b *testing.B) {
 			state = pipeline.NewGuardState() // a voter casts a few votes
 		}
 		v := vote("v", "c"+strconv.Itoa(i), "ana", t0.Add(time.Duration(i)*time.Millisecond))
-		if out, _ := g.decide(state, v, int64(i), p); out != OutcomeAccepted {
+		if out, _ := g.decide(state, v, int64(i), int64(i)); out != OutcomeAccepted {
 			b.Fatal(out)
 		}
 	}
@@ -27,12 +26,11 @@ func BenchmarkGuardDecide(b *testing.B) {
 func BenchmarkTallyCount(b *testing.B) {
 	tl := &tally{cfg: TallyConfig{Window: time.Minute, Grace: 5 * time.Second, Horizon: 15 * time.Minute, Metrics: NewMetrics(nil)}}
 	state := &pipeline.TallyState{}
-	key := pipeline.BallotKey("p1", "ana", 3)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		ballot := &pipeline.Ballot{VoteID: "v", ParedaoID: "p1", ParticipantID: "ana",
 			AcceptedAt: t0.Add(time.Duration(i) * time.Millisecond), SourcePartition: int32(i % 12), SourceOffset: int64(i)}
-		if out, _ := tl.count(state, key, ballot); out != OutcomeCounted {
+		if out, _ := tl.count(state, ballot); out != OutcomeCounted {
 			b.Fatal(out)
 		}
 	}

@@ -10,30 +10,35 @@ import (
 
 // Guard outcomes, as counted in paredao_guard_votes_total.
 const (
-	OutcomeAccepted           = "accepted"
-	OutcomeReemitted          = "reemitted"   // same message again: ballot emitted again, tally drops the copy
-	OutcomeRedelivered        = "redelivered" // same message again, it had been dropped: dropped again
-	OutcomeReplay             = "replay"
-	OutcomeRateLimited        = "rate_limited"
-	OutcomeExpired            = "expired"
-	OutcomeUnknownParedao     = "unknown_paredao"
-	OutcomeUnknownParticipant = "unknown_participant"
-	OutcomeNotOpen            = "not_open"
+	OutcomeAccepted    = "accepted"
+	OutcomeReemitted   = "reemitted"   // same message again: ballot emitted again, tally drops the copy
+	OutcomeRedelivered = "redelivered" // same message again, it had been dropped: dropped again
+	OutcomeReplay      = "replay"
+	OutcomeRateLimited = "rate_limited"
+	OutcomeExpired     = "expired"
+	OutcomeInvalidVote = "invalid_vote" // a vote the web tier would never write: a bug, counted loudly
 )
 
-// keepMargin keeps guard entries a while past what they are needed for, so
-// clocks that differ between web replicas cannot make a replay slip through.
-const keepMargin = 5 * time.Minute
+const (
+	// rateWindow is the span of the per-voter cap.
+	rateWindow = time.Minute
+	// keepMargin keeps guard entries a while past what they are needed for,
+	// so clocks that differ between web replicas cannot make a replay slip
+	// through.
+	keepMargin = 5 * time.Minute
+)
 
 // GuardConfig configures guard.
 type GuardConfig struct {
 	VotesPerMinute int // per-voter cap; 0 means unlimited
 	Shards         int // tally keys per participant (see pipeline.Ballot.Shard)
-	// LookupWait bounds how long guard waits for its copy of the catalog to
-	// learn a paredão: the web tier only acknowledges votes for paredões in
-	// its own copy, so an unknown one is almost always a copy lagging behind.
-	LookupWait time.Duration
-	Metrics    *Metrics
+	// Acked is guard's ordered-commit mark of a VotesStream partition
+	// (stream.Commits.Acked): every vote below it is complete, its ballot
+	// and table write acknowledged. Guard forgets an entry only below it,
+	// and stamps it on each ballot (pipeline.Ballot.AckedBelow). nil: nothing
+	// is known complete, nothing is forgotten.
+	Acked   func(partition int32) int64
+	Metrics *Metrics
 }
 
 type guard struct {
@@ -53,28 +58,26 @@ func GuardGraph(cfg GuardConfig) *goka.GroupGraph {
 	g := &guard{cfg: cfg}
 	return goka.DefineGroup(pipeline.GuardGroup,
 		goka.Input(pipeline.VotesStream, new(pipeline.VoteCodec), g.checkVote),
-		goka.Lookup(pipeline.CatalogTable, new(pipeline.ParedaoCodec)),
 		goka.Output(pipeline.BallotsStream, new(pipeline.BallotCodec)),
 		goka.Persist(new(pipeline.GuardStateCodec)),
 	)
 }
 
 // checkVote decides one vote. The decision depends only on the voter's state
-// and the vote, never on the wall clock, so processing the same message again
-// after a crash decides it the same way.
+// and the vote as the web tier wrote it (the web tier checked the paredão
+// and the participant against its catalog before it acknowledged the vote),
+// never on the wall clock or on how far a copy of the catalog has caught up,
+// so processing the same log again decides every vote the same way.
 func (g *guard) checkVote(ctx goka.Context, msg any) {
 	v := msg.(*pipeline.Vote)
 	state, _ := ctx.Value().(*pipeline.GuardState)
 	if state == nil {
 		state = pipeline.NewGuardState()
 	}
-	var p *pipeline.Paredao
-	if ctx.Offset() > state.LastOffset {
-		p = g.lookup(ctx, v.ParedaoID)
-	}
-	outcome, changed := g.decide(state, v, ctx.Offset(), p)
+	acked := g.acked(ctx.Partition())
+	outcome, changed := g.decide(state, v, ctx.Offset(), acked)
 	if outcome == OutcomeAccepted || outcome == OutcomeReemitted {
-		g.emitBallot(ctx, v)
+		g.emitBallot(ctx, v, acked)
 	}
 	if changed {
 		ctx.SetValue(state)
@@ -82,12 +85,21 @@ func (g *guard) checkVote(ctx goka.Context, msg any) {
 	g.count(outcome)
 }
 
+func (g *guard) acked(partition int32) int64 {
+	if g.cfg.Acked == nil {
+		return -1
+	}
+	return g.cfg.Acked(partition)
+}
+
 // decide applies the vote at offset to the voter's state and tells what
-// became of it and whether the state changed. p is the vote's paredão (nil:
-// unknown); a message decided already does not need it.
-func (g *guard) decide(state *pipeline.GuardState, v *pipeline.Vote, offset int64, p *pipeline.Paredao) (outcome string, changed bool) {
+// became of it and whether the state changed. acked is the offset below
+// which every vote of the partition is complete.
+func (g *guard) decide(state *pipeline.GuardState, v *pipeline.Vote, offset, acked int64) (outcome string, changed bool) {
 	if offset <= state.LastOffset {
-		// The same message again: its decision is in the state already.
+		// The same message again: its decision is in the state already. An
+		// entry is forgotten only once its vote is complete, so a vote let
+		// through whose ballot may not have reached Kafka is always found.
 		for _, e := range state.Entries {
 			if e.Offset == offset {
 				return OutcomeReemitted, false
@@ -96,7 +108,8 @@ func (g *guard) decide(state *pipeline.GuardState, v *pipeline.Vote, offset int6
 		return OutcomeRedelivered, false
 	}
 	state.LastOffset = offset
-	outcome = g.judge(state, v, p)
+	pruneGuard(state, v.AcceptedAt.UnixMilli(), acked)
+	outcome = g.judge(state, v)
 	if outcome == OutcomeAccepted {
 		state.Entries = append(state.Entries, pipeline.GuardEntry{
 			ChallengeID: v.ChallengeID, Offset: offset,
@@ -107,26 +120,20 @@ func (g *guard) decide(state *pipeline.GuardState, v *pipeline.Vote, offset int6
 }
 
 // judge decides a vote seen for the first time.
-func (g *guard) judge(state *pipeline.GuardState, v *pipeline.Vote, p *pipeline.Paredao) string {
+func (g *guard) judge(state *pipeline.GuardState, v *pipeline.Vote) string {
 	switch {
-	case p == nil:
-		return OutcomeUnknownParedao
-	case p.StatusAt(v.AcceptedAt) != pipeline.StatusOpen:
-		return OutcomeNotOpen
+	case v.ParedaoID == "" || v.ParticipantID == "" || v.ChallengeID == "":
+		return OutcomeInvalidVote
 	case v.AcceptedAt.After(v.ExpiresAt):
 		return OutcomeExpired
 	}
-	if _, ok := p.Participant(v.ParticipantID); !ok {
-		return OutcomeUnknownParticipant
-	}
 	accepted := v.AcceptedAt.UnixMilli()
-	pruneGuard(state, accepted)
 	recent := 0
 	for _, e := range state.Entries {
 		if e.ChallengeID == v.ChallengeID {
 			return OutcomeReplay
 		}
-		if e.AcceptedAt > accepted-time.Minute.Milliseconds() {
+		if e.AcceptedAt > accepted-rateWindow.Milliseconds() {
 			recent++
 		}
 	}
@@ -136,30 +143,16 @@ func (g *guard) judge(state *pipeline.GuardState, v *pipeline.Vote, p *pipeline.
 	return OutcomeAccepted
 }
 
-// lookup finds a paredão in guard's copy of the catalog, waiting up to
-// LookupWait for a copy that lags behind.
-func (g *guard) lookup(ctx goka.Context, id string) *pipeline.Paredao {
-	deadline := time.Now().Add(g.cfg.LookupWait)
-	for {
-		if p, _ := ctx.Lookup(pipeline.CatalogTable, id).(*pipeline.Paredao); p != nil || time.Now().After(deadline) {
-			return p
-		}
-		select {
-		case <-ctx.Context().Done():
-			return nil
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
 // pruneGuard forgets entries no longer needed for replay detection (challenge
 // expired) nor for the rate cap (older than a minute), with a margin for
-// clocks that disagree. "Now" is the acceptance time of the vote at hand.
-func pruneGuard(state *pipeline.GuardState, now int64) {
+// clocks that disagree: "now" is the acceptance time of the vote at hand. An
+// entry whose vote is not complete yet (at or above acked) is kept whatever
+// its age: after a crash that vote is processed again and must find it.
+func pruneGuard(state *pipeline.GuardState, now, acked int64) {
 	margin := keepMargin.Milliseconds()
 	kept := state.Entries[:0]
 	for _, e := range state.Entries {
-		if e.ExpiresAt*1000+margin >= now || e.AcceptedAt+time.Minute.Milliseconds()+margin >= now {
+		if e.Offset >= acked || e.ExpiresAt*1000+margin >= now || e.AcceptedAt+rateWindow.Milliseconds()+margin >= now {
 			kept = append(kept, e)
 		}
 	}
@@ -167,10 +160,10 @@ func pruneGuard(state *pipeline.GuardState, now int64) {
 	state.Entries = kept
 }
 
-func (g *guard) emitBallot(ctx goka.Context, v *pipeline.Vote) {
+func (g *guard) emitBallot(ctx goka.Context, v *pipeline.Vote, acked int64) {
 	b := &pipeline.Ballot{
 		VoteID: v.ID, ParedaoID: v.ParedaoID, ParticipantID: v.ParticipantID, AcceptedAt: v.AcceptedAt,
-		SourcePartition: ctx.Partition(), SourceOffset: ctx.Offset(),
+		SourcePartition: ctx.Partition(), SourceOffset: ctx.Offset(), AckedBelow: acked,
 	}
 	ctx.Emit(pipeline.BallotsStream, pipeline.BallotKey(v.ParedaoID, v.ParticipantID, b.Shard(g.cfg.Shards)), b)
 }

@@ -2,6 +2,7 @@ package processors
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -12,13 +13,6 @@ import (
 )
 
 var t0 = time.Date(2026, 11, 28, 20, 0, 0, 0, time.UTC)
-
-func demoParedao() *pipeline.Paredao {
-	return &pipeline.Paredao{
-		ID: "p1", Title: "P1", OpensAt: t0.Add(-time.Hour), ClosesAt: t0.Add(time.Hour),
-		Participants: []pipeline.Participant{{ID: "ana", Name: "Ana"}, {ID: "bia", Name: "Bia"}},
-	}
-}
 
 func startGuard(t *testing.T, cfg GuardConfig) (*tester.Tester, *tester.QueueTracker) {
 	t.Helper()
@@ -36,7 +30,6 @@ func startGuard(t *testing.T, cfg GuardConfig) (*tester.Tester, *tester.QueueTra
 			t.Errorf("guard stopped with %v", err)
 		}
 	})
-	tt.SetTableValue(pipeline.CatalogTable, "p1", demoParedao())
 	return tt, tt.NewQueueTracker(string(pipeline.BallotsStream))
 }
 
@@ -125,18 +118,16 @@ func TestGuardRateCap(t *testing.T) {
 	}
 }
 
-// Votes outside the paredão, for unknown participants or accepted after their
-// challenge expired never become ballots.
+// Votes accepted after their challenge expired, and votes no web replica
+// would write, never become ballots.
 func TestGuardRejects(t *testing.T) {
 	tests := []struct {
 		name string
 		v    *pipeline.Vote
 	}{
-		{"unknown paredao", &pipeline.Vote{ID: "x1", ParedaoID: "nope", ParticipantID: "ana", VoterID: "v", ChallengeID: "x1", AcceptedAt: t0, ExpiresAt: t0.Add(time.Minute)}},
-		{"unknown participant", vote("v", "x2", "zed", t0)},
-		{"after close", vote("v", "x3", "ana", t0.Add(time.Hour))},
-		{"before open", vote("v", "x4", "ana", t0.Add(-2*time.Hour))},
 		{"expired challenge", &pipeline.Vote{ID: "x5", ParedaoID: "p1", ParticipantID: "ana", VoterID: "v", ChallengeID: "x5", AcceptedAt: t0, ExpiresAt: t0.Add(-time.Second)}},
+		{"no participant", vote("v", "x2", "", t0)},
+		{"no challenge", &pipeline.Vote{ID: "x3", ParedaoID: "p1", ParticipantID: "ana", VoterID: "v", AcceptedAt: t0, ExpiresAt: t0.Add(time.Minute)}},
 	}
 	tt, ballots := startGuard(t, GuardConfig{Shards: 2})
 	for _, tc := range tests {
@@ -146,6 +137,53 @@ func TestGuardRejects(t *testing.T) {
 				t.Fatalf("emitted %+v", got)
 			}
 		})
+	}
+}
+
+// Guard never forgets what a vote not yet complete needs: catching up a
+// backlog whose acceptance times run far past a vote still in flight keeps
+// that vote's entry, so the vote processed again after a crash still finds
+// it and its ballot is emitted again. Once the vote is complete (below the
+// acknowledged mark) the entry may go.
+func TestGuardKeepsEntriesAboveAcked(t *testing.T) {
+	g := &guard{cfg: GuardConfig{VotesPerMinute: 10, Shards: 1, Metrics: NewMetrics(nil)}}
+	tests := []struct {
+		name  string
+		acked int64 // the partition's ordered-commit mark while the backlog is processed
+		again string
+	}{
+		{"vote 0 still in flight", 0, OutcomeReemitted},
+		{"vote 0 complete", 1, OutcomeRedelivered},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			state := pipeline.NewGuardState()
+			if out, _ := g.decide(state, vote("v1", "c0", "ana", t0), 0, 0); out != OutcomeAccepted {
+				t.Fatalf("vote 0: %s", out)
+			}
+			// A backlog of the same voter, accepted 10 to 30 minutes later.
+			for i := int64(1); i <= 20; i++ {
+				v := vote("v1", "c"+strconv.FormatInt(i, 10), "ana", t0.Add(10*time.Minute+time.Duration(i)*time.Minute))
+				if out, _ := g.decide(state, v, i, tc.acked); out != OutcomeAccepted {
+					t.Fatalf("vote %d: %s", i, out)
+				}
+			}
+			// A crash: vote 0 is processed again with the state left by the backlog.
+			if out, _ := g.decide(state, vote("v1", "c0", "ana", t0), 0, tc.acked); out != tc.again {
+				t.Fatalf("vote 0 again: %s, want %s", out, tc.again)
+			}
+		})
+	}
+}
+
+// Each ballot carries the partition's acknowledged mark, which tally's
+// dedupe relies on (pipeline.TallyState.MarkSeen).
+func TestGuardStampsAckedBelow(t *testing.T) {
+	tt, ballots := startGuard(t, GuardConfig{Shards: 1, Acked: func(int32) int64 { return 42 }})
+	tt.Consume(string(pipeline.VotesStream), "v1", vote("v1", "c1", "ana", t0))
+	got := drain(ballots)
+	if len(got) != 1 || got[0].AckedBelow != 42 {
+		t.Fatalf("ballots %+v, want one with AckedBelow 42", got)
 	}
 }
 

@@ -4,7 +4,7 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics of the processors:
 //
-//	paredao_guard_votes_total{outcome}   votes decided by guard: accepted, reemitted, redelivered, replay, rate_limited, expired, unknown_paredao, unknown_participant, not_open
+//	paredao_guard_votes_total{outcome}   votes decided by guard: accepted, reemitted, redelivered, replay, rate_limited, expired, invalid_vote
 //	paredao_tally_ballots_total{outcome} ballots seen by tally: counted, duplicate, late
 //	paredao_tally_windows_emitted_total  window counts sent to the sink
 //	paredao_tally_window_close_delay_seconds  from a window's end to its count's first sending

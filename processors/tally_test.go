@@ -2,6 +2,7 @@ package processors
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -75,8 +76,8 @@ func TestTallyWindowBoundaries(t *testing.T) {
 	}
 }
 
-// A ballot whose vote was counted already (same source partition and an
-// offset not above the highest counted) changes nothing.
+// A ballot whose vote was counted already (same source partition and
+// offset) changes nothing.
 func TestTallyDropsDuplicates(t *testing.T) {
 	tt, _, _ := startTally(t, tallyCfg)
 	key := pipeline.BallotKey("p1", "ana", 1)
@@ -162,5 +163,83 @@ func TestTallyRetireAndLate(t *testing.T) {
 	st := tallyState(tt, key)
 	if st.Total != 3 || len(st.Windows) != 1 {
 		t.Fatalf("state %+v, want total 3 and only the newest window", st)
+	}
+}
+
+// A ballot that arrives after a later ballot of its source partition (its
+// first send failed, a later one succeeded, guard sent it again) is counted;
+// every copy is dropped.
+func TestTallyCountsABallotArrivingAfterALaterOne(t *testing.T) {
+	tt, _, _ := startTally(t, tallyCfg)
+	key := pipeline.BallotKey("p1", "ana", 1)
+	for _, b := range []*pipeline.Ballot{ballot(3, 12, "ana", t0), ballot(3, 10, "ana", t0), ballot(3, 11, "ana", t0), ballot(3, 12, "ana", t0), ballot(3, 10, "ana", t0)} {
+		b.AckedBelow = 10 // guard's mark: 10 and later still in flight
+		tt.Consume(string(pipeline.BallotsStream), key, b)
+	}
+	if st := tallyState(tt, key); st.Total != 3 {
+		t.Fatalf("total %d, want 3 (10, 11, 12 once each)", st.Total)
+	}
+}
+
+// A message processed again after a crash sends again what it sent the
+// first time (a retired window's last count, a late ballot), even though
+// its count is in state already: the first send may never have reached
+// Kafka. Once the message is complete (below acked) nothing is kept.
+func TestTallySendsAgainWhatAMessageSent(t *testing.T) {
+	tl := &tally{cfg: tallyCfg}
+	state := &pipeline.TallyState{}
+	steps := []struct {
+		offset int64 // in BallotsStream
+		b      *pipeline.Ballot
+		acked  int64
+		want   []pipeline.PendingRecord // sent, without At
+	}{
+		{100, ballot(1, 1, "bia", t0), -1, nil},
+		{101, ballot(1, 2, "bia", t0.Add(12*time.Minute)), -1, []pipeline.PendingRecord{{Start: t0.Unix(), Count: 1}}},          // retires t0
+		{102, ballot(1, 3, "bia", t0.Add(5*time.Second)), -1, []pipeline.PendingRecord{{Start: t0.Unix(), Count: 1, LateID: "1/3"}}}, // late
+		// crash: 101 and 102 again, their counts in state already
+		{101, ballot(1, 2, "bia", t0.Add(12*time.Minute)), -1, []pipeline.PendingRecord{{Start: t0.Unix(), Count: 1}}},
+		{102, ballot(1, 3, "bia", t0.Add(5*time.Second)), -1, []pipeline.PendingRecord{{Start: t0.Unix(), Count: 1, LateID: "1/3"}}},
+		// a copy of ballot 2 at another position sends nothing
+		{103, ballot(1, 2, "bia", t0.Add(12*time.Minute)), -1, nil},
+		// once 101 and 102 are complete a new ballot forgets their records
+		{104, ballot(1, 4, "bia", t0.Add(12*time.Minute)), 103, nil},
+		{102, ballot(1, 3, "bia", t0.Add(5*time.Second)), 103, nil},
+	}
+	for i, st := range steps {
+		_, sent, _ := tl.apply(state, st.offset, st.b, st.acked)
+		for j := range sent {
+			sent[j].At = 0
+		}
+		if !reflect.DeepEqual(sent, st.want) {
+			t.Fatalf("step %d (offset %d): sent %+v, want %+v", i, st.offset, sent, st.want)
+		}
+	}
+	if state.Total != 4 || len(state.Pending) != 0 {
+		t.Fatalf("total %d pending %+v, want 4 and none", state.Total, state.Pending)
+	}
+}
+
+// The close visitor keeps nothing in state: a new processor (after any
+// restart) sends every closed window again, whatever was sent before.
+func TestTallyNewProcessorSendsClosedWindowsAgain(t *testing.T) {
+	tt, proc, out := startTally(t, tallyCfg)
+	key := pipeline.BallotKey("p1", "ana", 0)
+	tt.Consume(string(pipeline.BallotsStream), key, ballot(0, 1, "ana", t0))
+	before := tallyState(tt, key)
+	now := t0.Add(2 * time.Minute)
+	if err := proc.VisitAll(context.Background(), CloseVisitor, now); err != nil {
+		t.Fatal(err)
+	}
+	tt.Catchup()
+	if got := records(out); len(got) != 1 {
+		t.Fatalf("first visit sent %+v", got)
+	}
+	if after := tallyState(tt, key); !reflect.DeepEqual(after, before) {
+		t.Fatalf("the visit changed the state: %+v → %+v", before, after)
+	}
+	fresh := &tally{cfg: tallyCfg, sent: map[string][]pipeline.WindowCount{}}
+	if got := fresh.toSend(key, before, now); len(got) != 1 || got[0].Count != 1 {
+		t.Fatalf("a new processor would send %+v, want the closed window again", got)
 	}
 }
