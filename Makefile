@@ -21,9 +21,11 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1)
 
-## chaos: the fault tests (kills, restarts, rebalances) on real processes
+## chaos: the fault tests on real processes: the multi-broker fault suite
+## (PAREDAO_FAULT_SEED=n replays one seed, PAREDAO_FAULT_RUNS=n runs n seeds)
+## and the single-broker chaos test
 chaos:
-	$(GO) test ./cmd/paredao -run 'TestChaos' -count=1 -v -timeout 25m
+	$(GO) test ./cmd/paredao -run 'TestFaultSuite|TestChaos' -count=1 -v -timeout 30m
 
 ## bench: Go benchmarks of the hot paths
 bench:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make cluster: Paredão as operators run it, on one machine: `paredao broker`,
-# two `web` replicas, two `process` replicas and a `sink`, each its own
+# make cluster: Paredão as operators run it, on one machine: `paredao broker`
+# as a three-broker cluster (replication 3), two `web` replicas, two `process` replicas and a `sink`, each its own
 # process with its logs under a temporary dir. A load runs through both web
 # replicas; a third `process` joins mid-run (the rebalance shows below) and
 # leaves; the run ends with acknowledged == counted. Everything stops on exit.
@@ -12,8 +12,21 @@ go build -trimpath -o bin/paredao ./cmd/paredao
 dir=$(mktemp -d)
 echo "cluster logs: $dir"
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-export PAREDAO_KAFKA_BROKERS=127.0.0.1:$(port)
-export PAREDAO_REPLICATION=1 PAREDAO_PARTITIONS=6 PAREDAO_POW_MAX_NUMBER=1000 PAREDAO_VOTES_PER_MINUTE=0
+# three consecutive free ports for the three brokers
+ports3() { python3 -c '
+import socket
+for base in range(20000, 60000, 7):
+    try:
+        ss = [socket.socket() for _ in range(3)]
+        for i, s in enumerate(ss): s.bind(("127.0.0.1", base + i))
+        print(base); break
+    except OSError: pass
+    finally:
+        for s in ss: s.close()'; }
+base=$(ports3)
+BROKER_ADDR=127.0.0.1:$base
+export PAREDAO_KAFKA_BROKERS=127.0.0.1:$base,127.0.0.1:$((base+1)),127.0.0.1:$((base+2))
+export PAREDAO_REPLICATION=3 PAREDAO_PARTITIONS=6 PAREDAO_POW_MAX_NUMBER=1000 PAREDAO_VOTES_PER_MINUTE=0
 export PAREDAO_SECRET=cluster-secret-0123456789abcdef0123456789 PAREDAO_PRODUCTION_TOKEN=cluster-token
 export PAREDAO_DATABASE_URL=sqlite:$dir/paredao.db PAREDAO_LOG_LEVEL=info
 pids=()
@@ -27,7 +40,7 @@ member() { # member NAME COMMAND
   local name=$1 cmd=$2
   admin[$name]=127.0.0.1:$(port); http[$name]=127.0.0.1:$(port)
   local extra=()
-  [ "$cmd" = broker ] && extra=(PAREDAO_BROKER_ADDR=$PAREDAO_KAFKA_BROKERS PAREDAO_KAFKA_BROKERS=)
+  [ "$cmd" = broker ] && extra=(PAREDAO_BROKER_ADDR=$BROKER_ADDR PAREDAO_BROKER_COUNT=3 PAREDAO_KAFKA_BROKERS=)
   env PAREDAO_DATA_DIR="$dir/$name" PAREDAO_ADMIN_ADDR="${admin[$name]}" PAREDAO_HTTP_ADDR="${http[$name]}" "${extra[@]}" \
     bin/paredao "$cmd" >"$dir/$name.log" 2>&1 &
   pid[$name]=$!; pids+=($!)
