@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/IBM/sarama"
 )
@@ -78,9 +79,27 @@ type orderedGroup struct {
 	commits *Commits
 }
 
-// Consume runs one session of the group with handler wrapped.
+// rejoinPause is how long a member waits after a session ended cleanly (a
+// rebalance) before it joins the next.
+const rejoinPause = 100 * time.Millisecond
+
+// Consume runs sessions of the group with handler wrapped, one after the
+// other, until ctx ends or a session fails. goka's rebalance loop waits 5 s
+// after every session before it joins the next (goka v1.1.16 processor.go
+// rebalanceLoop), and the other members wait for it: joining again at once
+// here keeps a rebalance after a member died from costing every group that
+// long.
 func (g *orderedGroup) Consume(ctx context.Context, topics []string, handler sarama.ConsumerGroupHandler) error {
-	return g.ConsumerGroup.Consume(ctx, topics, &orderedHandler{inner: handler, commits: g.commits})
+	for {
+		if err := g.ConsumerGroup.Consume(ctx, topics, &orderedHandler{inner: handler, commits: g.commits}); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(rejoinPause):
+		}
+	}
 }
 
 // orderedHandler wraps the handler (goka's processor) of one session: sarama
