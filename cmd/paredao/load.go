@@ -42,6 +42,11 @@ type loadSettings struct {
 // capturedVote is an acknowledged vote as its voter sent it.
 type capturedVote struct {
 	cookie, participant, payload string
+	// voteID and acceptedAt are the receipt's vote id and acceptance time
+	// (the vote's event time); empty when a retry found the vote already
+	// recorded (409 challenge_used carries no receipt).
+	voteID     string
+	acceptedAt time.Time
 }
 
 func parseLoadConfig(args []string, env func(string) string, out io.Writer) (*loadSettings, error) {
@@ -270,7 +275,8 @@ func loadRun(ctx context.Context, cfg *loadSettings, logw io.Writer) (*loadResul
 					res.Acknowledged[participant]++
 					res.AckTotal++
 					if cfg.capture != nil {
-						cfg.capture(capturedVote{cookie: c.cookie(), participant: participant, payload: out.Payload})
+						cfg.capture(capturedVote{cookie: c.cookie(), participant: participant, payload: out.Payload,
+							voteID: out.Reply.Receipt.VoteID, acceptedAt: out.Reply.Receipt.AcceptedAt})
 					}
 					if out.Reconciled {
 						res.Reconciled++
