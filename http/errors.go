@@ -53,6 +53,13 @@ func unavailable(retry time.Duration) *Error {
 	return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "voting is temporarily unavailable; your vote was not counted, try again", RetryAfter: retry}
 }
 
+// errCatalogLoading answers a paredão this replica cannot tell exists yet: a
+// replica that just started and has not read the catalog. A 404 would be a
+// refusal, and a client retrying a vote an earlier replica had written would
+// stop; a 503 keeps it retrying.
+var errCatalogLoading = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
+	Message: "this server is starting and does not know the paredões yet; try again", RetryAfter: time.Second}
+
 type errorBody struct {
 	Error errorDetail `json:"error"`
 }

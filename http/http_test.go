@@ -155,6 +155,7 @@ type panicCatalog struct{}
 
 func (panicCatalog) Get(string) *pipeline.Paredao { panic("boom") }
 func (panicCatalog) List() []*pipeline.Paredao    { return nil }
+func (panicCatalog) Recovered() bool              { return true }
 
 // A panic in a handler answers a generic 500 JSON error and the server keeps serving.
 func TestRecovererAnswers500(t *testing.T) {
@@ -219,5 +220,43 @@ func TestPowAcceptsWidgetTook(t *testing.T) {
 	b, _ = json.Marshal(m)
 	if _, e := p.verify(base64.StdEncoding.EncodeToString(b), "voterA", "p1", now); e == nil {
 		t.Fatal("an unknown field was accepted")
+	}
+}
+
+// emptyCatalog knows no paredão; loaded tells whether it caught up.
+type emptyCatalog struct{ loaded bool }
+
+func (emptyCatalog) Get(string) *pipeline.Paredao { return nil }
+func (emptyCatalog) List() []*pipeline.Paredao    { return nil }
+func (c emptyCatalog) Recovered() bool            { return c.loaded }
+
+// A replica that has not read its catalog yet answers 503 for a paredão it
+// does not know, never 404: a client retrying a vote that another replica
+// wrote keeps retrying instead of taking a refusal. Once loaded, 404.
+func TestUnknownParedaoWhileCatalogLoads(t *testing.T) {
+	for _, tc := range []struct {
+		loaded bool
+		want   int
+	}{{false, http.StatusServiceUnavailable}, {true, http.StatusNotFound}} {
+		s, err := NewServer(Config{Secret: testSecret, ProductionToken: "t", PowMaxNumber: 10}, Deps{Catalog: emptyCatalog{tc.loaded}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, req := range []*http.Request{
+			httptest.NewRequest(http.MethodGet, "/api/v1/challenge?paredao=demo", nil),
+			httptest.NewRequest(http.MethodGet, "/api/v1/paredoes/demo/results", nil),
+			httptest.NewRequest(http.MethodPost, "/api/v1/paredoes/demo/votes", strings.NewReader(`{"participantId":"ana","altcha":"x"}`)),
+		} {
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
+			rec := httptest.NewRecorder()
+			s.ServeHTTP(rec, req)
+			if rec.Code != tc.want {
+				t.Errorf("loaded %v: %s %s = %d %s, want %d", tc.loaded, req.Method, req.URL, rec.Code, rec.Body, tc.want)
+			}
+			if tc.want == http.StatusServiceUnavailable && rec.Header().Get("Retry-After") == "" {
+				t.Errorf("%s %s: 503 without Retry-After", req.Method, req.URL)
+			}
+		}
 	}
 }

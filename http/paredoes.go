@@ -34,10 +34,23 @@ func (s *Server) listParedoes(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getParedao(w http.ResponseWriter, r *http.Request) {
-	p := s.deps.Catalog.Get(chi.URLParam(r, "id"))
-	if p == nil {
-		writeError(w, s.deps.Log, errNotFound)
+	p, err := s.lookup(chi.URLParam(r, "id"))
+	if err != nil {
+		writeError(w, s.deps.Log, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, toJSON(p, s.deps.Now()))
+}
+
+// lookup finds a paredão in this replica's catalog: errNotFound when the
+// catalog, caught up with its topic, does not have it; errCatalogLoading
+// while it has not caught up yet.
+func (s *Server) lookup(id string) (*pipeline.Paredao, error) {
+	if p := s.deps.Catalog.Get(id); p != nil {
+		return p, nil
+	}
+	if !s.deps.Catalog.Recovered() {
+		return nil, errCatalogLoading
+	}
+	return nil, errNotFound
 }

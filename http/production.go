@@ -78,9 +78,9 @@ func (s *Server) createParedao(w http.ResponseWriter, r *http.Request) {
 // replica acknowledges a vote that guard would drop, and every vote after the
 // answer is refused.
 func (s *Server) closeParedao(w http.ResponseWriter, r *http.Request) {
-	cur := s.deps.Catalog.Get(chi.URLParam(r, "id"))
-	if cur == nil {
-		writeError(w, s.deps.Log, errNotFound)
+	cur, err := s.lookup(chi.URLParam(r, "id"))
+	if err != nil {
+		writeError(w, s.deps.Log, err)
 		return
 	}
 	now := s.deps.Now()

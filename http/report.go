@@ -202,9 +202,9 @@ func (s *Server) reportOf(w http.ResponseWriter, r *http.Request) (*pipeline.Par
 }
 
 func (s *Server) reportParedao(w http.ResponseWriter, r *http.Request) *pipeline.Paredao {
-	p := s.deps.Catalog.Get(chi.URLParam(r, "id"))
-	if p == nil {
-		writeError(w, s.deps.Log, errNotFound)
+	p, err := s.lookup(chi.URLParam(r, "id"))
+	if err != nil {
+		writeError(w, s.deps.Log, err)
 	}
 	return p
 }

@@ -72,9 +72,9 @@ func Percentages(votes []int64) []int64 {
 }
 
 func (s *Server) results(w http.ResponseWriter, r *http.Request) {
-	p := s.deps.Catalog.Get(chi.URLParam(r, "id"))
-	if p == nil {
-		writeError(w, s.deps.Log, errNotFound)
+	p, err := s.lookup(chi.URLParam(r, "id"))
+	if err != nil {
+		writeError(w, s.deps.Log, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, s.standings(p, s.deps.Now()))
@@ -85,8 +85,8 @@ func (s *Server) results(w http.ResponseWriter, r *http.Request) {
 // from closing the connection.
 func (s *Server) resultsStream(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
-	if s.deps.Catalog.Get(id) == nil {
-		writeError(w, s.deps.Log, errNotFound)
+	if _, err := s.lookup(id); err != nil {
+		writeError(w, s.deps.Log, err)
 		return
 	}
 	rc := http.NewResponseController(w)

@@ -20,6 +20,9 @@ import (
 type Catalog interface {
 	Get(id string) *pipeline.Paredao
 	List() []*pipeline.Paredao
+	// Recovered tells whether the catalog caught up with its topic once:
+	// until then a paredão it does not know may just not be loaded yet.
+	Recovered() bool
 }
 
 // CatalogWriter changes the catalog (through Kafka); every replica sees it.

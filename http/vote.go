@@ -26,9 +26,9 @@ func (s *Server) challenge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.URL.Query().Get("paredao")
-	p := s.deps.Catalog.Get(id)
-	if p == nil {
-		writeError(w, s.deps.Log, errNotFound)
+	p, err := s.lookup(id)
+	if err != nil {
+		writeError(w, s.deps.Log, err)
 		return
 	}
 	now := s.deps.Now()
@@ -105,9 +105,9 @@ func (s *Server) acceptVote(w http.ResponseWriter, r *http.Request) (*pipeline.V
 		return nil, nil, err
 	}
 	id := chi.URLParam(r, "id")
-	p := s.deps.Catalog.Get(id)
-	if p == nil {
-		return nil, nil, errNotFound
+	p, err := s.lookup(id)
+	if err != nil {
+		return nil, nil, err
 	}
 	now := s.deps.Now().UTC()
 	if p.StatusAt(now) != pipeline.StatusOpen {

@@ -50,13 +50,16 @@ func (s *Supervisor) Run(ctx context.Context) error {
 				return err
 			}
 		}
-		r, err := s.Build()
-		if err != nil {
-			return fmt.Errorf("build %s: %w", s.Name, err)
-		}
-		s.current.Store(&r)
 		started := time.Now()
-		err = r.Run(ctx)
+		r, err := s.Build()
+		if err == nil {
+			s.current.Store(&r)
+			err = r.Run(ctx)
+		} else {
+			// goka builds need Kafka (topic metadata): a broker away at
+			// start is a failure like any other, never the end of the process.
+			err = fmt.Errorf("build %s: %w", s.Name, err)
+		}
 		if ctx.Err() != nil {
 			if err != nil {
 				s.Log.Info("processor stopped while failing or starting", "err", err)
