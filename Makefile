@@ -14,7 +14,7 @@ run: build
 
 ## test: vet, every test of the main module, then the deploy module
 test: vet
-	$(GO) test ./... -count=1 -timeout 25m
+	$(GO) test ./... -count=1 -timeout 35m
 	@if [ -f deploy/go.mod ]; then cd deploy && $(GO) test ./... -count=1; fi
 
 vet:
