@@ -195,7 +195,7 @@ func TestTallySendsAgainWhatAMessageSent(t *testing.T) {
 		want   []pipeline.PendingRecord // sent, without At
 	}{
 		{100, ballot(1, 1, "bia", t0), -1, nil},
-		{101, ballot(1, 2, "bia", t0.Add(12*time.Minute)), -1, []pipeline.PendingRecord{{Start: t0.Unix(), Count: 1}}},          // retires t0
+		{101, ballot(1, 2, "bia", t0.Add(12*time.Minute)), -1, []pipeline.PendingRecord{{Start: t0.Unix(), Count: 1}}},               // retires t0
 		{102, ballot(1, 3, "bia", t0.Add(5*time.Second)), -1, []pipeline.PendingRecord{{Start: t0.Unix(), Count: 1, LateID: "1/3"}}}, // late
 		// crash: 101 and 102 again, their counts in state already
 		{101, ballot(1, 2, "bia", t0.Add(12*time.Minute)), -1, []pipeline.PendingRecord{{Start: t0.Unix(), Count: 1}}},
