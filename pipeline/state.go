@@ -159,15 +159,7 @@ func (s *TallyState) MarkSeen(partition int32, offset, ackedBelow int64) {
 // Window returns the index of the window starting at start, adding it when
 // missing, keeping Windows sorted.
 func (s *TallyState) Window(start int64) int {
-	i, found := slices.BinarySearchFunc(s.Windows, start, func(w WindowCount, t int64) int {
-		switch {
-		case w.Start < t:
-			return -1
-		case w.Start > t:
-			return 1
-		}
-		return 0
-	})
+	i, found := slices.BinarySearchFunc(s.Windows, start, func(w WindowCount, t int64) int { return cmp.Compare(w.Start, t) })
 	if !found {
 		s.Windows = slices.Insert(s.Windows, i, WindowCount{Start: start})
 	}

@@ -74,7 +74,7 @@ func (g *guard) checkVote(ctx goka.Context, msg any) {
 	if state == nil {
 		state = pipeline.NewGuardState()
 	}
-	acked := g.acked(ctx.Partition())
+	acked := ackedOf(g.cfg.Acked, ctx.Partition())
 	outcome, changed := g.decide(state, v, ctx.Offset(), acked)
 	if outcome == OutcomeAccepted || outcome == OutcomeReemitted {
 		g.emitBallot(ctx, v, acked)
@@ -85,11 +85,13 @@ func (g *guard) checkVote(ctx goka.Context, msg any) {
 	g.count(outcome)
 }
 
-func (g *guard) acked(partition int32) int64 {
-	if g.cfg.Acked == nil {
+// ackedOf is a group's ordered-commit mark of partition, -1 (nothing known
+// complete) when the group has no Acked (unit tests).
+func ackedOf(acked func(int32) int64, partition int32) int64 {
+	if acked == nil {
 		return -1
 	}
-	return g.cfg.Acked(partition)
+	return acked(partition)
 }
 
 // decide applies the vote at offset to the voter's state and tells what

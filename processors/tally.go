@@ -80,11 +80,7 @@ func (t *tally) countBallot(ctx goka.Context, msg any) {
 	if state == nil {
 		state = &pipeline.TallyState{}
 	}
-	acked := int64(-1)
-	if t.cfg.Acked != nil {
-		acked = t.cfg.Acked(ctx.Partition())
-	}
-	outcome, send, changed := t.apply(state, ctx.Offset(), msg.(*pipeline.Ballot), acked)
+	outcome, send, changed := t.apply(state, ctx.Offset(), msg.(*pipeline.Ballot), ackedOf(t.cfg.Acked, ctx.Partition()))
 	t.cfg.Metrics.tallyBallots.WithLabelValues(outcome).Inc()
 	for _, r := range send {
 		t.emit(ctx, r)

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sync"
@@ -236,15 +237,7 @@ func (p *partitionMarks) deliver(offset int64) {
 func (p *partitionMarks) complete(offset int64) (next int64, advanced bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	i, found := slices.BinarySearchFunc(p.pending, offset, func(e pendingOffset, t int64) int {
-		switch {
-		case e.offset < t:
-			return -1
-		case e.offset > t:
-			return 1
-		}
-		return 0
-	})
+	i, found := slices.BinarySearchFunc(p.pending, offset, func(e pendingOffset, t int64) int { return cmp.Compare(e.offset, t) })
 	if !found {
 		return p.acked.Load(), false // not delivered here, or already committable
 	}
