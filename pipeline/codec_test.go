@@ -19,13 +19,23 @@ func TestCodecsRoundTrip(t *testing.T) {
 		value any
 	}{
 		{"vote", VoteCodec{}, &Vote{ID: "c1", ParedaoID: "p1", ParticipantID: "ana", VoterID: "v1", ChallengeID: "c1", AcceptedAt: when, ExpiresAt: when.Add(2 * time.Minute).Truncate(time.Second)}},
-		{"ballot", BallotCodec{}, &Ballot{VoteID: "c1", ParedaoID: "p1", ParticipantID: "ana", AcceptedAt: when, SourcePartition: 7, SourceOffset: 123456789, AckedBelow: 123456700}},
+		{"ballot batch", BallotBatchCodec{}, &BallotBatch{SourcePartition: 7, AckedBelow: 123456700, Ballots: []Ballot{
+			{Offset: 123456701, ParedaoID: "p1", ParticipantID: "ana", AcceptedAt: when},
+			{Offset: 123456705, ParedaoID: "p1", ParticipantID: "bia", AcceptedAt: when.Add(-time.Second)},
+			{Offset: 123456690, ParedaoID: "p2", ParticipantID: "ana", AcceptedAt: when.Add(time.Second)},
+			{Offset: 123456706, ParedaoID: "p1", ParticipantID: "ana", AcceptedAt: when},
+		}}},
+		{"empty ballot batch", BallotBatchCodec{}, &BallotBatch{SourcePartition: 0, AckedBelow: -1}},
 		{"window", WindowRecordCodec{}, &WindowRecord{ParedaoID: "p1", ParticipantID: "ana", Shard: 3, WindowStart: when.Truncate(time.Minute), Count: 42}},
 		{"late window", WindowRecordCodec{}, &WindowRecord{ParedaoID: "p1", ParticipantID: "ana", Shard: 3, WindowStart: when.Truncate(time.Minute), Count: 1, LateID: "2/99"}},
-		{"guard state", GuardStateCodec{}, &GuardState{LastOffset: 99, Entries: []GuardEntry{{ChallengeID: "c1", Offset: 98, AcceptedAt: 1, ExpiresAt: 2}}}},
+		{"guard state", GuardStateCodec{}, &GuardState{LastOffset: 99, Floor: 1700000000, Entries: []GuardEntry{
+			{Challenge: ChallengeHash("c1"), Offset: 98, AcceptedAt: when.UnixMilli(), ExpiresAt: when.Unix() + 120},
+			{Challenge: 1<<64 - 1, Offset: 99, AcceptedAt: 1, ExpiresAt: 0},
+		}}},
 		{"empty guard state", GuardStateCodec{}, &GuardState{LastOffset: -1}},
-		{"tally state", TallyStateCodec{}, &TallyState{Total: 10, MaxAcceptedAt: when.UnixMilli(), Floor: 1000, Sources: []SourceOffsets{{0, 5, []int64{7, 9}}, {3, 9, nil}}, Windows: []WindowCount{{1020, 4}, {1080, 6}},
-			Pending: []PendingRecord{{At: 77, Start: 960, Count: 3}, {At: 78, Start: 900, Count: 1, LateID: "0/4"}}}},
+		{"tally state", TallyStateCodec{}, &TallyState{Partition: 3, Floor: 5, Applied: []int64{7, 9}, MaxAcceptedAt: when.UnixMilli(), WindowFloor: 960,
+			Counts:  []ParticipantCount{{"p1", "ana", 10, []WindowCount{{1020, 4}, {1080, 6}}}, {"p1", "bia", 3, nil}},
+			Pending: []PendingRecord{{At: 77, ParedaoID: "p1", ParticipantID: "ana", Start: 960, Count: 3}, {At: 78, ParedaoID: "p1", ParticipantID: "bia", Start: 900, Count: 1, LateID: "0/4"}}}},
 		{"paredao", ParedaoCodec{}, &Paredao{ID: "p1", Title: "P", OpensAt: when, ClosesAt: when.Add(time.Hour), Participants: []Participant{{ID: "ana", Name: "Ana", PhotoURL: "/a.svg"}}}},
 	}
 	for _, tc := range tests {
@@ -90,9 +100,16 @@ func BenchmarkVoteCodec(b *testing.B) {
 }
 
 func BenchmarkTallyStateCodec(b *testing.B) {
-	s := &TallyState{Total: 1e6, MaxAcceptedAt: when.UnixMilli(), Floor: 1000, Windows: make([]WindowCount, 16)}
-	for i := range 12 {
-		s.MarkSeen(int32(i), int64(i)*1e6, int64(i)*1e6-3)
+	// A busy key: three participants, 16 windows each, a batch of offsets above the floor.
+	s := &TallyState{Partition: 3, Floor: 1e6, MaxAcceptedAt: when.UnixMilli(), WindowFloor: 1000}
+	for _, p := range []string{"ana", "bia", "caio"} {
+		c := s.Count("demo", p)
+		for w := range 16 {
+			c.Windows = append(c.Windows, WindowCount{Start: 1000 + int64(w)*60, Count: 1e4})
+		}
+	}
+	for i := range 200 {
+		s.MarkSeen(1e6+int64(i)*2, 1e6)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -115,7 +132,7 @@ func TestTallyStateSeen(t *testing.T) {
 	tests := []struct {
 		name     string
 		arrivals []arrival
-		applied  []int64 // Applied of partition 4 at the end
+		applied  []int64 // Applied at the end
 		floor    int64
 	}{
 		{"in order", []arrival{{10, 10, false}, {12, 11, false}, {15, 13, false}}, []int64{15}, 13},
@@ -125,23 +142,54 @@ func TestTallyStateSeen(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &TallyState{}
-			s.MarkSeen(1, 99, 50) // another partition never interferes
+			s := &TallyState{Floor: -1}
 			for i, a := range tc.arrivals {
-				if got := s.Seen(4, a.offset); got != a.seen {
+				if got := s.Seen(a.offset); got != a.seen {
 					t.Fatalf("arrival %d (offset %d): Seen = %v, want %v", i, a.offset, got, a.seen)
 				}
 				if !a.seen {
-					s.MarkSeen(4, a.offset, a.ackedBelow)
+					s.MarkSeen(a.offset, a.ackedBelow)
 				}
 			}
-			so := s.source(4, false)
-			if !reflect.DeepEqual(so.Applied, tc.applied) || so.Floor != tc.floor {
-				t.Fatalf("partition 4: floor %d applied %v, want floor %d applied %v", so.Floor, so.Applied, tc.floor, tc.applied)
-			}
-			if !s.Seen(1, 99) || s.Seen(1, 100) {
-				t.Fatal("partition 1 lost its offsets")
+			if !reflect.DeepEqual(s.Applied, tc.applied) || s.Floor != tc.floor {
+				t.Fatalf("floor %d applied %v, want floor %d applied %v", s.Floor, s.Applied, tc.floor, tc.applied)
 			}
 		})
+	}
+}
+
+// SourceKey puts each source partition's key on the partition of the same
+// number under goka's default partitioner, and ParseSourceKey reads it back.
+func TestSourceKey(t *testing.T) {
+	for _, parts := range []int{1, 4, 12, 32} {
+		for p := range int32(40) {
+			key := SourceKey(p, parts)
+			h := goka.DefaultHasher()()
+			h.Write([]byte(key))
+			if parts > 1 && int(h.Sum32()%uint32(parts)) != int(p)%parts {
+				t.Fatalf("SourceKey(%d, %d) = %q lands on partition %d", p, parts, key, h.Sum32()%uint32(parts))
+			}
+			if got, err := ParseSourceKey(key); err != nil || got != p {
+				t.Fatalf("ParseSourceKey(%q) = %d, %v", key, got, err)
+			}
+		}
+	}
+	for _, bad := range []string{"", "7", "p", "p-1", "px.1", "demo/ana/0"} {
+		if _, err := ParseSourceKey(bad); err == nil {
+			t.Errorf("ParseSourceKey(%q) accepted", bad)
+		}
+	}
+}
+
+// A guard value stays small: at the bound, a voter's value is under 0.6 KB.
+func TestGuardStateSize(t *testing.T) {
+	s := &GuardState{LastOffset: 5e8, Floor: when.Unix()}
+	for i := range GuardEntriesMax {
+		s.Entries = append(s.Entries, GuardEntry{Challenge: ChallengeHash(string(rune('a' + i))), Offset: 5e8 - int64(i)*3,
+			AcceptedAt: when.UnixMilli() + int64(i)*1000, ExpiresAt: when.Unix() + int64(i) + 300})
+	}
+	b, _ := GuardStateCodec{}.Encode(s)
+	if len(b) > 600 {
+		t.Fatalf("%d entries encode to %d bytes, want ≤ 600", len(s.Entries), len(b))
 	}
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,63 +22,77 @@ type Vote struct {
 	ExpiresAt     time.Time // when the challenge stops being valid
 }
 
-// Ballot is a vote guard let through, on its way to tally. It carries the
-// vote's position in VotesStream so tally can tell a re-emitted ballot from a
-// new one.
-type Ballot struct {
-	VoteID          string
-	ParedaoID       string
-	ParticipantID   string
-	AcceptedAt      time.Time
-	SourcePartition int32 // partition of the vote in VotesStream
-	SourceOffset    int64 // offset of the vote in VotesStream
+// BallotBatch is the ballots guard let through from one VotesStream
+// partition over a few milliseconds, on their way to tally: one record for
+// many votes. It is keyed by SourceKey(SourcePartition), so one source
+// partition's batches stay in order on one BallotsStream partition and in one
+// tally key.
+type BallotBatch struct {
+	SourcePartition int32 // partition of the votes in VotesStream
 	// AckedBelow is guard's ordered-commit mark of SourcePartition when it
-	// emitted the ballot: every vote of that partition below it was complete,
-	// its ballot acknowledged by Kafka, so each of those ballots already
-	// stands before this one in its partition (see TallyState.Sources).
+	// sent the batch: every vote of that partition below it was complete,
+	// its batch acknowledged by Kafka, so each of those ballots already
+	// stands before this batch in its partition (see TallyState).
 	AckedBelow int64
+	Ballots    []Ballot // in VotesStream offset order
 }
 
-// Shard spreads one participant over shards keys: a hot participant (most of
-// the country voting one person out) would otherwise be one key, one partition
-// and one processor core.
-func (b *Ballot) Shard(shards int) int {
-	if shards <= 1 {
-		return 0
-	}
-	h := fnv.New32a()
-	h.Write([]byte(b.VoteID))
-	return int(h.Sum32() % uint32(shards))
+// Ballot is one vote guard let through.
+type Ballot struct {
+	Offset        int64 // of the vote in VotesStream (SourcePartition)
+	ParedaoID     string
+	ParticipantID string
+	AcceptedAt    time.Time
 }
 
-// BallotKey is the key of a ballot and of tally's table.
-func BallotKey(paredaoID, participantID string, shard int) string {
-	return paredaoID + "/" + participantID + "/" + strconv.Itoa(shard)
+// SourceKey is the BallotsStream and tally key of the ballots of VotesStream
+// partition p, chosen among "p<p>", "p<p>.1", "p<p>.2", … as the first that
+// goka's default partitioner (FNV-1a 32, as goka.DefaultHasher) puts on
+// partition p mod partitions: source partition p is counted by the tally
+// partition of the same number, so tally's work spreads like the votes.
+func SourceKey(p int32, partitions int) string {
+	base := "p" + strconv.Itoa(int(p))
+	if partitions <= 1 {
+		return base
+	}
+	want := uint32(int(p) % partitions)
+	key := base
+	for i := 1; i < 1<<16; i++ {
+		h := fnv.New32a()
+		h.Write([]byte(key))
+		if h.Sum32()%uint32(partitions) == want {
+			return key
+		}
+		key = base + "." + strconv.Itoa(i)
+	}
+	return base
 }
 
-// ParseBallotKey splits a BallotKey. Ids never contain '/' (see ValidID).
-func ParseBallotKey(key string) (paredaoID, participantID string, shard int, err error) {
-	parts := strings.Split(key, "/")
-	if len(parts) != 3 {
-		return "", "", 0, fmt.Errorf("ballot key %q: want paredao/participant/shard", key)
+// ParseSourceKey returns the VotesStream partition of a SourceKey.
+func ParseSourceKey(key string) (int32, error) {
+	rest, ok := strings.CutPrefix(key, "p")
+	if !ok {
+		return 0, fmt.Errorf("tally key %q: want p<partition>", key)
 	}
-	shard, err = strconv.Atoi(parts[2])
-	if err != nil || shard < 0 {
-		return "", "", 0, fmt.Errorf("ballot key %q: bad shard", key)
+	rest, _, _ = strings.Cut(rest, ".")
+	p, err := strconv.ParseInt(rest, 10, 32)
+	if err != nil || p < 0 {
+		return 0, fmt.Errorf("tally key %q: bad partition", key)
 	}
-	return parts[0], parts[1], shard, nil
+	return int32(p), nil
 }
 
 // WindowRecord is what tally emits to WindowsStream.
 //
-// A count record carries the absolute count of one (key, window): counts only
+// A count record carries the absolute count of one (key, paredão,
+// participant, window): counts only
 // grow, so the sink keeps the greatest it has seen and a repeated or stale
 // record changes nothing. A late record carries one ballot whose window had
 // already left tally's state (see TallyState); the sink adds it once, by LateID.
 type WindowRecord struct {
 	ParedaoID     string
 	ParticipantID string
-	Shard         int
+	Shard         int // the VotesStream partition the votes came from (tally's key)
 	WindowStart   time.Time
 	Count         int64  // absolute count (count records); 1 for a late record
 	LateID        string // non-empty for a late record: "partition/offset" of the vote
@@ -116,29 +131,70 @@ func (VoteCodec) Decode(data []byte) (any, error) {
 	return v, nil
 }
 
-// BallotCodec encodes Ballot.
-type BallotCodec struct{}
+// BallotBatchCodec encodes BallotBatch. The (paredão, participant) pairs
+// are written once each, the ballots as an index into them and deltas.
+type BallotBatchCodec struct{}
 
-func (BallotCodec) Encode(value any) ([]byte, error) {
-	b, ok := value.(*Ballot)
+func (BallotBatchCodec) Encode(value any) ([]byte, error) {
+	b, ok := value.(*BallotBatch)
 	if !ok {
-		return nil, fmt.Errorf("ballot codec: unexpected %T", value)
+		return nil, fmt.Errorf("ballot batch codec: unexpected %T", value)
 	}
-	e := enc(make([]byte, 0, 96)).uvarint(wireVersion).str(b.VoteID).str(b.ParedaoID).str(b.ParticipantID).
-		varint(b.AcceptedAt.UnixMilli()).varint(int64(b.SourcePartition)).varint(b.SourceOffset).varint(b.AckedBelow)
-	return e, nil
+	return AppendBallotBatch(make([]byte, 0, 32+len(b.Ballots)*8), b), nil
 }
 
-func (BallotCodec) Decode(data []byte) (any, error) {
+// AppendBallotBatch appends b's encoding to out.
+func AppendBallotBatch(out []byte, b *BallotBatch) []byte {
+	type pair struct{ paredao, participant string }
+	var pairs []pair
+	index := make([]int, len(b.Ballots))
+	for i, bl := range b.Ballots {
+		j := slices.Index(pairs, pair{bl.ParedaoID, bl.ParticipantID})
+		if j < 0 {
+			j = len(pairs)
+			pairs = append(pairs, pair{bl.ParedaoID, bl.ParticipantID})
+		}
+		index[i] = j
+	}
+	e := enc(out).uvarint(wireVersion).varint(int64(b.SourcePartition)).varint(b.AckedBelow).uvarint(uint64(len(pairs)))
+	for _, p := range pairs {
+		e = e.str(p.paredao).str(p.participant)
+	}
+	e = e.uvarint(uint64(len(b.Ballots)))
+	prevOff, prevAt := b.AckedBelow, int64(0)
+	for i, bl := range b.Ballots {
+		at := bl.AcceptedAt.UnixMilli()
+		e = e.uvarint(uint64(index[i])).varint(bl.Offset - prevOff).varint(at - prevAt)
+		prevOff, prevAt = bl.Offset, at
+	}
+	return e
+}
+
+func (BallotBatchCodec) Decode(data []byte) (any, error) {
 	d := dec{b: data}
 	d.version()
-	b := &Ballot{VoteID: d.str(), ParedaoID: d.str(), ParticipantID: d.str()}
-	b.AcceptedAt = time.UnixMilli(d.varint()).UTC()
-	b.SourcePartition = int32(d.varint())
-	b.SourceOffset = d.varint()
-	b.AckedBelow = d.varint()
+	b := &BallotBatch{SourcePartition: int32(d.varint()), AckedBelow: d.varint()}
+	type pair struct{ paredao, participant string }
+	pairs := make([]pair, d.count(2))
+	for i := range pairs {
+		pairs[i] = pair{d.str(), d.str()}
+	}
+	if n := d.count(3); n > 0 {
+		b.Ballots = make([]Ballot, n)
+		prevOff, prevAt := b.AckedBelow, int64(0)
+		for i := range n {
+			j := d.uvarint()
+			if j >= uint64(len(pairs)) {
+				d.fail("pair index")
+				break
+			}
+			prevOff += d.varint()
+			prevAt += d.varint()
+			b.Ballots[i] = Ballot{Offset: prevOff, ParedaoID: pairs[j].paredao, ParticipantID: pairs[j].participant, AcceptedAt: time.UnixMilli(prevAt).UTC()}
+		}
+	}
 	if err := d.end(); err != nil {
-		return nil, fmt.Errorf("decode ballot: %w", err)
+		return nil, fmt.Errorf("decode ballot batch: %w", err)
 	}
 	return b, nil
 }

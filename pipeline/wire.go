@@ -10,7 +10,7 @@ import (
 var ErrCorrupt = errors.New("pipeline: corrupt encoding")
 
 // wireVersion prefixes every binary encoding so the formats can evolve.
-const wireVersion = 2
+const wireVersion = 3
 
 // enc appends the binary encodings used by the codecs; no reflection.
 type enc []byte

@@ -9,7 +9,7 @@ import (
 )
 
 func BenchmarkGuardDecide(b *testing.B) {
-	g := &guard{cfg: GuardConfig{VotesPerMinute: 10, Shards: 12, Metrics: NewMetrics(nil)}}
+	g := &guard{cfg: GuardConfig{VotesPerMinute: 10, Metrics: NewMetrics(nil)}}
 	b.ReportAllocs()
 	state := pipeline.NewGuardState()
 	for i := 0; b.Loop(); i++ {
@@ -23,15 +23,22 @@ func BenchmarkGuardDecide(b *testing.B) {
 	}
 }
 
-func BenchmarkTallyCount(b *testing.B) {
-	tl := &tally{cfg: TallyConfig{Window: time.Minute, Grace: 5 * time.Second, Horizon: 15 * time.Minute, Metrics: NewMetrics(nil)}}
-	state := &pipeline.TallyState{}
+func BenchmarkTallyBatch(b *testing.B) {
+	tl := newTally(TallyConfig{Window: time.Minute, Grace: 5 * time.Second, Horizon: 15 * time.Minute})
+	state := &pipeline.TallyState{Partition: -1, Floor: -1}
+	batch := &pipeline.BallotBatch{SourcePartition: 3, Ballots: make([]pipeline.Ballot, 100)}
 	b.ReportAllocs()
+	off := int64(0)
 	for i := 0; b.Loop(); i++ {
-		ballot := &pipeline.Ballot{VoteID: "v", ParedaoID: "p1", ParticipantID: "ana",
-			AcceptedAt: t0.Add(time.Duration(i) * time.Millisecond), SourcePartition: int32(i % 12), SourceOffset: int64(i)}
-		if out, _ := tl.count(state, ballot); out != OutcomeCounted {
-			b.Fatal(out)
+		batch.AckedBelow = off
+		for j := range batch.Ballots {
+			batch.Ballots[j] = pipeline.Ballot{Offset: off, ParedaoID: "p1", ParticipantID: []string{"ana", "bia", "caio"}[j%3],
+				AcceptedAt: t0.Add(time.Duration(off) * time.Millisecond)}
+			off++
+		}
+		if _, changed := tl.apply(state, int64(i), batch, int64(i)); !changed {
+			b.Fatal("batch not applied")
 		}
 	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(off), "ns/ballot")
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/paredao/paredao/pipeline"
 )
 
-func startTally(t *testing.T, cfg TallyConfig) (*tester.Tester, *goka.Processor, *tester.QueueTracker) {
+func startTally(t *testing.T, cfg TallyConfig) (*tester.Tester, *Tally, *tester.QueueTracker) {
 	t.Helper()
 	tt := tester.New(t)
 	proc, err := NewTally(nil, cfg, goka.WithTester(tt))
@@ -33,8 +33,12 @@ func startTally(t *testing.T, cfg TallyConfig) (*tester.Tester, *goka.Processor,
 
 var tallyCfg = TallyConfig{Window: time.Minute, Grace: 5 * time.Second, Horizon: 10 * time.Minute}
 
-func ballot(part int32, off int64, participant string, at time.Time) *pipeline.Ballot {
-	return &pipeline.Ballot{VoteID: "v", ParedaoID: "p1", ParticipantID: participant, AcceptedAt: at, SourcePartition: part, SourceOffset: off}
+func bl(off int64, participant string, at time.Time) pipeline.Ballot {
+	return pipeline.Ballot{Offset: off, ParedaoID: "p1", ParticipantID: participant, AcceptedAt: at}
+}
+
+func batch(part int32, ackedBelow int64, ballots ...pipeline.Ballot) *pipeline.BallotBatch {
+	return &pipeline.BallotBatch{SourcePartition: part, AckedBelow: ackedBelow, Ballots: ballots}
 }
 
 func records(qt *tester.QueueTracker) []*pipeline.WindowRecord {
@@ -56,69 +60,67 @@ func tallyState(tt *tester.Tester, key string) *pipeline.TallyState {
 	return v
 }
 
+// countOf is what a state counted for participant of p1.
+func countOf(st *pipeline.TallyState, participant string) pipeline.ParticipantCount {
+	for _, c := range st.Counts {
+		if c.ParedaoID == "p1" && c.ParticipantID == participant {
+			return c
+		}
+	}
+	return pipeline.ParticipantCount{}
+}
+
 // Windows are cut at their boundaries: [start, start+window).
 func TestTallyWindowBoundaries(t *testing.T) {
 	tt, _, _ := startTally(t, tallyCfg)
-	key := pipeline.BallotKey("p1", "ana", 0)
+	key := pipeline.SourceKey(0, 12)
 	at := []time.Time{t0, t0.Add(59*time.Second + 999*time.Millisecond), t0.Add(time.Minute), t0.Add(2*time.Minute - time.Millisecond), t0.Add(2 * time.Minute)}
+	var b []pipeline.Ballot
 	for i, a := range at {
-		tt.Consume(string(pipeline.BallotsStream), key, ballot(0, int64(i), "ana", a))
+		b = append(b, bl(int64(i), "ana", a))
 	}
-	st := tallyState(tt, key)
+	tt.Consume(string(pipeline.BallotsStream), key, batch(0, 0, b[:2]...))
+	tt.Consume(string(pipeline.BallotsStream), key, batch(0, 2, b[2:]...))
+	c := countOf(tallyState(tt, key), "ana")
 	want := map[int64]int64{t0.Unix(): 2, t0.Add(time.Minute).Unix(): 2, t0.Add(2 * time.Minute).Unix(): 1}
-	if st.Total != 5 || len(st.Windows) != 3 {
-		t.Fatalf("total %d windows %+v", st.Total, st.Windows)
+	if c.Total != 5 || len(c.Windows) != 3 {
+		t.Fatalf("total %d windows %+v", c.Total, c.Windows)
 	}
-	for _, w := range st.Windows {
+	for _, w := range c.Windows {
 		if want[w.Start] != w.Count {
 			t.Fatalf("window %v count %d, want %d", time.Unix(w.Start, 0).UTC(), w.Count, want[w.Start])
 		}
 	}
 }
 
-// A ballot whose vote was counted already (same source partition and
-// offset) changes nothing.
+// A batch counts each of its participants in one table write; a ballot
+// whose vote was counted already (same offset) changes nothing, whichever
+// batch carries it again.
 func TestTallyDropsDuplicates(t *testing.T) {
 	tt, _, _ := startTally(t, tallyCfg)
-	key := pipeline.BallotKey("p1", "ana", 1)
-	tt.Consume(string(pipeline.BallotsStream), key, ballot(3, 10, "ana", t0))
-	tt.Consume(string(pipeline.BallotsStream), key, ballot(3, 11, "ana", t0))
-	tt.Consume(string(pipeline.BallotsStream), key, ballot(3, 10, "ana", t0)) // re-emitted copy
-	tt.Consume(string(pipeline.BallotsStream), key, ballot(4, 10, "ana", t0)) // another partition, same offset: new
-	if st := tallyState(tt, key); st.Total != 3 || st.Windows[0].Count != 3 {
-		t.Fatalf("total %d windows %+v, want 3", st.Total, st.Windows)
+	key := pipeline.SourceKey(3, 12)
+	tt.Consume(string(pipeline.BallotsStream), key, batch(3, 10, bl(10, "ana", t0), bl(11, "bia", t0), bl(12, "ana", t0)))
+	tt.Consume(string(pipeline.BallotsStream), key, batch(3, 10, bl(11, "bia", t0), bl(13, "bia", t0))) // 11 again, re-batched
+	tt.Consume(string(pipeline.BallotsStream), key, batch(3, 10, bl(10, "ana", t0)))                    // a copy
+	st := tallyState(tt, key)
+	if a, b := countOf(st, "ana"), countOf(st, "bia"); a.Total != 2 || b.Total != 2 || a.Windows[0].Count != 2 || b.Windows[0].Count != 2 {
+		t.Fatalf("ana %+v bia %+v, want 2 each", a, b)
 	}
-}
-
-// Shards of a participant sum to its total.
-func TestTallyShardsSum(t *testing.T) {
-	tt, _, _ := startTally(t, tallyCfg)
-	var want int64
-	for shard := range 4 {
-		for i := range shard + 1 {
-			tt.Consume(string(pipeline.BallotsStream), pipeline.BallotKey("p1", "ana", shard), ballot(int32(shard), int64(i), "ana", t0))
-			want++
-		}
-	}
-	var sum int64
-	for shard := range 4 {
-		sum += tallyState(tt, pipeline.BallotKey("p1", "ana", shard)).Total
-	}
-	if sum != want {
-		t.Fatalf("shards sum to %d, want %d", sum, want)
+	if st.Partition != 3 {
+		t.Fatalf("partition %d, want 3", st.Partition)
 	}
 }
 
 // Closing sends the absolute count of windows past end+grace, again when a
-// late ballot changes one, and never a window still open.
+// late ballot changes one, and never a window still open. CloseDue says
+// when a visit can send anything.
 func TestTallyCloseWindows(t *testing.T) {
 	tt, proc, out := startTally(t, tallyCfg)
-	key := pipeline.BallotKey("p1", "ana", 0)
-	tt.Consume(string(pipeline.BallotsStream), key, ballot(0, 1, "ana", t0))
-	tt.Consume(string(pipeline.BallotsStream), key, ballot(0, 2, "ana", t0.Add(10*time.Second)))
-	tt.Consume(string(pipeline.BallotsStream), key, ballot(0, 3, "ana", t0.Add(time.Minute)))
+	key := pipeline.SourceKey(0, 12)
+	tt.Consume(string(pipeline.BallotsStream), key, batch(0, 0, bl(1, "ana", t0), bl(2, "ana", t0.Add(10*time.Second)), bl(3, "ana", t0.Add(time.Minute))))
 
 	visit := func(now time.Time) {
+		proc.BeginVisit()
 		if err := proc.VisitAll(context.Background(), CloseVisitor, now); err != nil {
 			t.Fatal(err)
 		}
@@ -128,16 +130,25 @@ func TestTallyCloseWindows(t *testing.T) {
 	if got := records(out); len(got) != 0 {
 		t.Fatalf("sent %+v before grace ended", got)
 	}
+	if proc.CloseDue(t0.Add(time.Minute+4*time.Second)) || !proc.CloseDue(t0.Add(time.Minute+5*time.Second)) {
+		t.Fatal("CloseDue must wait for the first window's end plus grace")
+	}
 	visit(t0.Add(time.Minute + 5*time.Second))
 	got := records(out)
-	if len(got) != 1 || got[0].Count != 2 || !got[0].WindowStart.Equal(t0) || got[0].Late() {
+	if len(got) != 1 || got[0].Count != 2 || !got[0].WindowStart.Equal(t0) || got[0].Late() || got[0].Shard != 0 {
 		t.Fatalf("sent %+v, want window t0 with 2", got)
 	}
 	visit(t0.Add(time.Minute + 6*time.Second)) // unchanged: nothing again
 	if got := records(out); len(got) != 0 {
 		t.Fatalf("sent %+v for an unchanged window", got)
 	}
-	tt.Consume(string(pipeline.BallotsStream), key, ballot(0, 4, "ana", t0.Add(30*time.Second))) // late, within horizon
+	if proc.CloseDue(t0.Add(time.Minute + 7*time.Second)) {
+		t.Fatal("CloseDue with nothing new")
+	}
+	tt.Consume(string(pipeline.BallotsStream), key, batch(0, 0, bl(4, "ana", t0.Add(30*time.Second)))) // late, within horizon
+	if !proc.CloseDue(t0.Add(time.Minute + 7*time.Second)) {
+		t.Fatal("CloseDue after a batch")
+	}
 	visit(t0.Add(time.Minute + 7*time.Second))
 	if got := records(out); len(got) != 1 || got[0].Count != 3 {
 		t.Fatalf("sent %+v, want window t0 again with 3", got)
@@ -148,66 +159,68 @@ func TestTallyCloseWindows(t *testing.T) {
 // afterwards travels alone as a late record.
 func TestTallyRetireAndLate(t *testing.T) {
 	tt, _, out := startTally(t, tallyCfg)
-	key := pipeline.BallotKey("p1", "bia", 2)
-	tt.Consume(string(pipeline.BallotsStream), key, ballot(1, 1, "bia", t0))
-	tt.Consume(string(pipeline.BallotsStream), key, ballot(1, 2, "bia", t0.Add(12*time.Minute))) // moves the floor past t0
+	key := pipeline.SourceKey(2, 12)
+	tt.Consume(string(pipeline.BallotsStream), key, batch(2, 0, bl(1, "bia", t0)))
+	tt.Consume(string(pipeline.BallotsStream), key, batch(2, 0, bl(2, "bia", t0.Add(12*time.Minute)))) // moves the floor past t0
 	got := records(out)
 	if len(got) != 1 || got[0].Count != 1 || !got[0].WindowStart.Equal(t0) || got[0].Shard != 2 || got[0].ParticipantID != "bia" {
 		t.Fatalf("retire sent %+v, want window t0 with 1", got)
 	}
-	tt.Consume(string(pipeline.BallotsStream), key, ballot(1, 3, "bia", t0.Add(5*time.Second))) // late
+	tt.Consume(string(pipeline.BallotsStream), key, batch(2, 0, bl(3, "bia", t0.Add(5*time.Second)))) // late
 	got = records(out)
-	if len(got) != 1 || !got[0].Late() || got[0].LateID != "1/3" || !got[0].WindowStart.Equal(t0) {
+	if len(got) != 1 || !got[0].Late() || got[0].LateID != "2/3" || !got[0].WindowStart.Equal(t0) {
 		t.Fatalf("late ballot sent %+v", got)
 	}
-	st := tallyState(tt, key)
-	if st.Total != 3 || len(st.Windows) != 1 {
-		t.Fatalf("state %+v, want total 3 and only the newest window", st)
+	c := countOf(tallyState(tt, key), "bia")
+	if c.Total != 3 || len(c.Windows) != 1 {
+		t.Fatalf("count %+v, want total 3 and only the newest window", c)
 	}
 }
 
 // A ballot that arrives after a later ballot of its source partition (its
-// first send failed, a later one succeeded, guard sent it again) is counted;
+// batch failed, a later one succeeded, guard sent it again) is counted;
 // every copy is dropped.
 func TestTallyCountsABallotArrivingAfterALaterOne(t *testing.T) {
 	tt, _, _ := startTally(t, tallyCfg)
-	key := pipeline.BallotKey("p1", "ana", 1)
-	for _, b := range []*pipeline.Ballot{ballot(3, 12, "ana", t0), ballot(3, 10, "ana", t0), ballot(3, 11, "ana", t0), ballot(3, 12, "ana", t0), ballot(3, 10, "ana", t0)} {
-		b.AckedBelow = 10 // guard's mark: 10 and later still in flight
+	key := pipeline.SourceKey(3, 12)
+	// guard's mark stays 10: 10 and later still in flight
+	for _, b := range []*pipeline.BallotBatch{batch(3, 10, bl(12, "ana", t0)), batch(3, 10, bl(10, "ana", t0), bl(11, "ana", t0)), batch(3, 10, bl(12, "ana", t0), bl(10, "ana", t0))} {
 		tt.Consume(string(pipeline.BallotsStream), key, b)
 	}
-	if st := tallyState(tt, key); st.Total != 3 {
-		t.Fatalf("total %d, want 3 (10, 11, 12 once each)", st.Total)
+	if c := countOf(tallyState(tt, key), "ana"); c.Total != 3 {
+		t.Fatalf("total %d, want 3 (10, 11, 12 once each)", c.Total)
 	}
 }
 
 // A message processed again after a crash sends again what it sent the
 // first time (a retired window's last count, a late ballot), even though
-// its count is in state already: the first send may never have reached
+// its counts are in state already: the first send may never have reached
 // Kafka. Once the message is complete (below acked) nothing is kept.
 func TestTallySendsAgainWhatAMessageSent(t *testing.T) {
-	tl := &tally{cfg: tallyCfg}
-	state := &pipeline.TallyState{}
+	tl := newTally(tallyCfg)
+	state := &pipeline.TallyState{Partition: -1, Floor: -1}
+	retired := pipeline.PendingRecord{ParedaoID: "p1", ParticipantID: "bia", Start: t0.Unix(), Count: 1}
+	late := pipeline.PendingRecord{ParedaoID: "p1", ParticipantID: "bia", Start: t0.Unix(), Count: 1, LateID: "1/3"}
 	steps := []struct {
 		offset int64 // in BallotsStream
-		b      *pipeline.Ballot
+		b      *pipeline.BallotBatch
 		acked  int64
 		want   []pipeline.PendingRecord // sent, without At
 	}{
-		{100, ballot(1, 1, "bia", t0), -1, nil},
-		{101, ballot(1, 2, "bia", t0.Add(12*time.Minute)), -1, []pipeline.PendingRecord{{Start: t0.Unix(), Count: 1}}},               // retires t0
-		{102, ballot(1, 3, "bia", t0.Add(5*time.Second)), -1, []pipeline.PendingRecord{{Start: t0.Unix(), Count: 1, LateID: "1/3"}}}, // late
+		{100, batch(1, 0, bl(1, "bia", t0)), -1, nil},
+		{101, batch(1, 0, bl(2, "bia", t0.Add(12*time.Minute))), -1, []pipeline.PendingRecord{retired}}, // retires t0
+		{102, batch(1, 0, bl(3, "bia", t0.Add(5*time.Second))), -1, []pipeline.PendingRecord{late}},     // late
 		// crash: 101 and 102 again, their counts in state already
-		{101, ballot(1, 2, "bia", t0.Add(12*time.Minute)), -1, []pipeline.PendingRecord{{Start: t0.Unix(), Count: 1}}},
-		{102, ballot(1, 3, "bia", t0.Add(5*time.Second)), -1, []pipeline.PendingRecord{{Start: t0.Unix(), Count: 1, LateID: "1/3"}}},
+		{101, batch(1, 0, bl(2, "bia", t0.Add(12*time.Minute))), -1, []pipeline.PendingRecord{retired}},
+		{102, batch(1, 0, bl(3, "bia", t0.Add(5*time.Second))), -1, []pipeline.PendingRecord{late}},
 		// a copy of ballot 2 at another position sends nothing
-		{103, ballot(1, 2, "bia", t0.Add(12*time.Minute)), -1, nil},
-		// once 101 and 102 are complete a new ballot forgets their records
-		{104, ballot(1, 4, "bia", t0.Add(12*time.Minute)), 103, nil},
-		{102, ballot(1, 3, "bia", t0.Add(5*time.Second)), 103, nil},
+		{103, batch(1, 0, bl(2, "bia", t0.Add(12*time.Minute))), -1, nil},
+		// once 101 and 102 are complete a new batch forgets their records
+		{104, batch(1, 3, bl(4, "bia", t0.Add(12*time.Minute))), 103, nil},
+		{102, batch(1, 0, bl(3, "bia", t0.Add(5*time.Second))), 103, nil},
 	}
 	for i, st := range steps {
-		_, sent, _ := tl.apply(state, st.offset, st.b, st.acked)
+		sent, _ := tl.apply(state, st.offset, st.b, st.acked)
 		for j := range sent {
 			sent[j].At = 0
 		}
@@ -215,8 +228,8 @@ func TestTallySendsAgainWhatAMessageSent(t *testing.T) {
 			t.Fatalf("step %d (offset %d): sent %+v, want %+v", i, st.offset, sent, st.want)
 		}
 	}
-	if state.Total != 4 || len(state.Pending) != 0 {
-		t.Fatalf("total %d pending %+v, want 4 and none", state.Total, state.Pending)
+	if c := countOf(state, "bia"); c.Total != 4 || len(state.Pending) != 0 {
+		t.Fatalf("total %d pending %+v, want 4 and none", c.Total, state.Pending)
 	}
 }
 
@@ -224,8 +237,8 @@ func TestTallySendsAgainWhatAMessageSent(t *testing.T) {
 // restart) sends every closed window again, whatever was sent before.
 func TestTallyNewProcessorSendsClosedWindowsAgain(t *testing.T) {
 	tt, proc, out := startTally(t, tallyCfg)
-	key := pipeline.BallotKey("p1", "ana", 0)
-	tt.Consume(string(pipeline.BallotsStream), key, ballot(0, 1, "ana", t0))
+	key := pipeline.SourceKey(0, 12)
+	tt.Consume(string(pipeline.BallotsStream), key, batch(0, 0, bl(1, "ana", t0)))
 	before := tallyState(tt, key)
 	now := t0.Add(2 * time.Minute)
 	if err := proc.VisitAll(context.Background(), CloseVisitor, now); err != nil {
@@ -238,8 +251,11 @@ func TestTallyNewProcessorSendsClosedWindowsAgain(t *testing.T) {
 	if after := tallyState(tt, key); !reflect.DeepEqual(after, before) {
 		t.Fatalf("the visit changed the state: %+v → %+v", before, after)
 	}
-	fresh := &tally{cfg: tallyCfg, sent: map[string][]pipeline.WindowCount{}}
-	if got := fresh.toSend(key, before, now); len(got) != 1 || got[0].Count != 1 {
+	fresh := newTally(tallyCfg)
+	if got := fresh.toSend(key, before, now); len(got) != 1 || got[0].count != 1 {
 		t.Fatalf("a new processor would send %+v, want the closed window again", got)
+	}
+	if !(&Tally{t: fresh}).CloseDue(now) {
+		t.Fatal("a new processor must visit once")
 	}
 }

@@ -71,7 +71,7 @@ func consumeAsync(tt *tester.Tester, key string, msg any) (wait func()) {
 }
 
 func keyOf(r *pipeline.WindowRecord) string {
-	return pipeline.BallotKey(r.ParedaoID, r.ParticipantID, r.Shard)
+	return pipeline.SourceKey(int32(r.Shard), 12)
 }
 
 // value reads a counter or gauge.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
-	"github.com/lovoo/goka/storage"
 	"github.com/rcrowley/go-metrics"
 	"github.com/syndtr/goleveldb/leveldb/opt"
 )
@@ -144,14 +143,14 @@ func (k *Kafka) ProcessorOptions(dir string, commits *Commits) []goka.ProcessorO
 		goka.WithConsumerSaramaBuilder(k.consumerBuilder()),
 		goka.WithProducerBuilder(k.producerBuilder()),
 		goka.WithTopicManagerBuilder(k.topicManagerBuilder()),
-		goka.WithStorageBuilder(storage.BuilderWithOptions(dir, &opt.Options{
+		goka.WithStorageBuilder(WriteBackBuilder(dir, &opt.Options{
 			// No fsync per write: the table topic is the durable copy, and an
 			// unclean stop drops this store anyway (see Supervisor).
 			NoSync: true,
 			// One store per partition and group (and lookup): keep each small.
 			WriteBuffer:        1 << 20,
 			BlockCacheCapacity: 1 << 20,
-		})),
+		}, writeBackMax)),
 		goka.WithLogger(gokaLogger{k.log}),
 	}
 }

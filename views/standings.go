@@ -13,37 +13,34 @@ import (
 )
 
 // Standings folds tally's table into per-paredão totals. Each table update
-// adds the difference between the key's new and old total, so answering costs
-// no scan of the table.
+// adds the difference between the key's new and old totals per participant
+// (a key is one VotesStream partition, pipeline.SourceKey), so answering
+// costs no scan of the table.
 type Standings struct {
 	view *goka.View
 	now  func() time.Time
 
 	mu        sync.RWMutex
-	keys      map[string]*keyState           // tally key → last value
-	totals    map[string]map[string]int64    // paredão → participant → votes
-	byParedao map[string]map[string]struct{} // paredão → tally keys
-	version   map[string]uint64              // paredão → bumps on every change
+	keys      map[string]*keyState        // tally key → last value
+	totals    map[string]map[string]int64 // paredão → participant → votes
+	version   map[string]uint64           // paredão → bumps on every change
 	lastFresh time.Time
 	changed   chan struct{}
 }
 
 type keyState struct {
-	paredao, participant string
-	shard                int
-	total                int64
-	windows              []pipeline.WindowCount
+	partition int32
+	counts    []pipeline.ParticipantCount
 }
 
 // NewStandings creates the view of tally's table.
 func NewStandings(brokers []string, opts ...goka.ViewOption) (*Standings, error) {
 	s := &Standings{
-		now:       time.Now,
-		keys:      map[string]*keyState{},
-		totals:    map[string]map[string]int64{},
-		byParedao: map[string]map[string]struct{}{},
-		version:   map[string]uint64{},
-		changed:   make(chan struct{}),
+		now:     time.Now,
+		keys:    map[string]*keyState{},
+		totals:  map[string]map[string]int64{},
+		version: map[string]uint64{},
+		changed: make(chan struct{}),
 	}
 	opts = append([]goka.ViewOption{goka.WithViewStorageBuilder(storage.MemoryBuilder())}, opts...)
 	opts = append(opts, goka.WithViewCallback(s.update))
@@ -77,36 +74,40 @@ func (s *Standings) update(ctx goka.UpdateContext, st storage.Storage, key strin
 
 // apply folds one table update into the totals.
 func (s *Standings) apply(key string, next *pipeline.TallyState) {
+	partition, err := pipeline.ParseSourceKey(key)
+	if err != nil {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.keys[key]
 	if old == nil {
-		paredao, participant, shard, err := pipeline.ParseBallotKey(key)
-		if err != nil {
-			return
-		}
-		old = &keyState{paredao: paredao, participant: participant, shard: shard}
+		old = &keyState{partition: partition}
 		s.keys[key] = old
-		if s.byParedao[paredao] == nil {
-			s.byParedao[paredao] = map[string]struct{}{}
-		}
-		s.byParedao[paredao][key] = struct{}{}
 	}
-	var total int64
-	var windows []pipeline.WindowCount
+	var counts []pipeline.ParticipantCount
 	if next != nil {
-		total, windows = next.Total, next.Windows
+		counts = next.Counts
 	}
-	t := s.totals[old.paredao]
-	if t == nil {
-		t = map[string]int64{}
-		s.totals[old.paredao] = t
+	for _, c := range old.counts {
+		s.add(c.ParedaoID, c.ParticipantID, -c.Total)
 	}
-	t[old.participant] += total - old.total
-	old.total, old.windows = total, windows
-	s.version[old.paredao]++
+	for _, c := range counts {
+		s.add(c.ParedaoID, c.ParticipantID, c.Total)
+	}
+	old.counts = counts
 	close(s.changed)
 	s.changed = make(chan struct{})
+}
+
+func (s *Standings) add(paredao, participant string, n int64) {
+	t := s.totals[paredao]
+	if t == nil {
+		t = map[string]int64{}
+		s.totals[paredao] = t
+	}
+	t[participant] += n
+	s.version[paredao]++
 }
 
 // Snapshot returns the standings of a paredão. AsOf is now while the view
@@ -143,17 +144,22 @@ func (s *Standings) Age() time.Duration {
 }
 
 // ShardWindows returns the windows still in tally's state for a paredão that
-// start at or after from, per key: absolute counts, comparable with the
-// sink's rows for the same (participant, shard, window).
+// start at or after from, per key (the shard is the key's VotesStream
+// partition): absolute counts, comparable with the sink's rows for the same
+// (participant, shard, window).
 func (s *Standings) ShardWindows(paredaoID string, from time.Time) []pipeline.ShardWindow {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []pipeline.ShardWindow
-	for key := range s.byParedao[paredaoID] {
-		k := s.keys[key]
-		for _, w := range k.windows {
-			if w.Start >= from.Unix() {
-				out = append(out, pipeline.ShardWindow{ParticipantID: k.participant, Shard: k.shard, Start: time.Unix(w.Start, 0).UTC(), Votes: w.Count})
+	for _, k := range s.keys {
+		for _, c := range k.counts {
+			if c.ParedaoID != paredaoID {
+				continue
+			}
+			for _, w := range c.Windows {
+				if w.Start >= from.Unix() {
+					out = append(out, pipeline.ShardWindow{ParticipantID: c.ParticipantID, Shard: int(k.partition), Start: time.Unix(w.Start, 0).UTC(), Votes: w.Count})
+				}
 			}
 		}
 	}

@@ -36,7 +36,6 @@ type Config struct {
 	RollupAfter     time.Duration
 	Partitions      int
 	Replication     int
-	Shards          int
 	Seed            string
 	TrustedProxies  []netip.Prefix
 	EmitTimeout     time.Duration
@@ -74,7 +73,7 @@ func (cfg *Config) bind(fs *flag.FlagSet, command string, env func(string) strin
 		fs.StringVar(p, name, def, usage+" ($"+envName(name)+")")
 	}
 	var brokers, proxies, groups string
-	var powMax, perMin, addrPerMin, partitions, replication, shards, brokerCount string
+	var powMax, perMin, addrPerMin, partitions, replication, brokerCount string
 	var window, grace, horizon, rollup, emitTimeout, closeLead, shutdown string
 	str(&cfg.HTTPAddr, "http-addr", ":8080", "public listener (pages and API)")
 	str(&cfg.AdminAddr, "admin-addr", "127.0.0.1:9090", "internal listener: /metrics, /debug/pprof, /healthz, /readyz")
@@ -94,7 +93,6 @@ func (cfg *Config) bind(fs *flag.FlagSet, command string, env func(string) strin
 	str(&rollup, "rollup-after", "48h", "minute rows older than this are folded into hourly rows (0: never); keep it well above the late horizon")
 	str(&partitions, "partitions", "12", "partitions of the topics it creates")
 	str(&replication, "replication", "", "replication factor of the topics it creates (default 1 on the embedded broker, 3 otherwise)")
-	str(&shards, "shards", "", "tally keys per participant (default: partitions)")
 	str(&cfg.Seed, "seed", "", "JSON file of paredões to create at start-up when the catalog is empty (default: the demo paredão)")
 	str(&proxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is believed")
 	str(&emitTimeout, "emit-timeout", "3s", "how long a vote waits for Kafka's acknowledgement before 503")
@@ -128,9 +126,6 @@ func (cfg *Config) bind(fs *flag.FlagSet, command string, env func(string) strin
 		num("broker-count", brokerCount, &cfg.BrokerCount)
 		if replication != "" {
 			num("replication", replication, &cfg.Replication)
-		}
-		if shards != "" {
-			num("shards", shards, &cfg.Shards)
 		}
 		dur("window", window, &cfg.Window)
 		dur("grace", grace, &cfg.Grace)
@@ -195,9 +190,6 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.Embedded() {
 		cfg.KafkaBrokers = embeddedBrokers(cfg.BrokerAddr, cfg.BrokerCount)
-	}
-	if cfg.Shards == 0 {
-		cfg.Shards = cfg.Partitions
 	}
 	if cfg.DatabaseURL == "" {
 		cfg.DatabaseURL = "sqlite:" + filepath.Join(cfg.DataDir, "paredao.db")

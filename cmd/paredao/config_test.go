@@ -25,7 +25,7 @@ func TestLoadConfig(t *testing.T) {
 		{"defaults", "run", nil, nil, "", func(t *testing.T, c *Config) {
 			if c.HTTPAddr != ":8080" || c.AdminAddr != "127.0.0.1:9090" || c.Partitions != 12 || c.Window != time.Minute ||
 				c.VotesPerMinute != 10 || c.PowMaxNumber != 100000 || !c.Embedded() || c.Replication != 1 ||
-				c.DatabaseURL != "sqlite:data/paredao.db" || c.Shards != 12 {
+				c.DatabaseURL != "sqlite:data/paredao.db" {
 				t.Fatalf("%+v", c)
 			}
 		}},

@@ -1461,12 +1461,13 @@ func (fc *faultCluster) trail(ids map[string]bool) (logTrail, error) {
 		partition int32
 		offset    int64
 	}
-	where := map[string]position{} // vote id → where in votes
-	ballots := map[string]bool{}
-	byKey := map[string]map[string]bool{}     // ballot key → vote ids
+	where := map[string]position{}            // vote id → where in votes
+	copies := map[string][]position{}         // vote id → every copy in votes (a client retry writes it again)
+	ballots := map[string]bool{}              // vote positions "partition/offset" with a ballot
+	byKey := map[string]map[string]bool{}     // ballot key → vote positions
 	guardState := map[string][]byte{}         // voter → latest guard-table value
 	tallyState := map[string][]byte{}         // ballot key → latest tally-table value
-	windowMax := map[string]map[int64]int64{} // ballot key → window start (unix s) → greatest count in windows
+	windowMax := map[string]map[int64]int64{} // tally key/participant → window start (unix s) → greatest count in windows
 	late := map[string]bool{}                 // late records' ids
 	remaining := 0
 	for _, tp := range topics {
@@ -1481,16 +1482,23 @@ func (fc *faultCluster) trail(ids map[string]bool) (logTrail, error) {
 			switch r.Topic {
 			case topics[0]:
 				if v, err := (pipeline.VoteCodec{}).Decode(r.Value); err == nil {
-					where[v.(*pipeline.Vote).ID] = position{string(r.Key), r.Partition, r.Offset}
+					id, pos := v.(*pipeline.Vote).ID, position{string(r.Key), r.Partition, r.Offset}
+					if _, seen := where[id]; !seen {
+						where[id] = pos
+					}
+					copies[id] = append(copies[id], pos)
 				}
 			case topics[1]:
-				if b, err := (pipeline.BallotCodec{}).Decode(r.Value); err == nil {
-					id := b.(*pipeline.Ballot).VoteID
-					ballots[id] = true
-					if byKey[string(r.Key)] == nil {
-						byKey[string(r.Key)] = map[string]bool{}
+				if b, err := (pipeline.BallotBatchCodec{}).Decode(r.Value); err == nil {
+					batch := b.(*pipeline.BallotBatch)
+					for _, bl := range batch.Ballots {
+						at := fmt.Sprintf("%d/%d", batch.SourcePartition, bl.Offset)
+						ballots[at] = true
+						if byKey[string(r.Key)] == nil {
+							byKey[string(r.Key)] = map[string]bool{}
+						}
+						byKey[string(r.Key)][at] = true
 					}
-					byKey[string(r.Key)][id] = true
 				}
 			case topics[2]:
 				guardState[string(r.Key)] = r.Value
@@ -1503,11 +1511,12 @@ func (fc *faultCluster) trail(ids map[string]bool) (logTrail, error) {
 						late[string(r.Key)+"@"+w.LateID] = true
 						break
 					}
-					if windowMax[string(r.Key)] == nil {
-						windowMax[string(r.Key)] = map[int64]int64{}
+					if windowMax[string(r.Key)+"/"+w.ParticipantID] == nil {
+						windowMax[string(r.Key)+"/"+w.ParticipantID] = map[int64]int64{}
 					}
 					start := w.WindowStart.Unix()
-					windowMax[string(r.Key)][start] = max(windowMax[string(r.Key)][start], w.Count)
+					kp := string(r.Key) + "/" + w.ParticipantID
+					windowMax[kp][start] = max(windowMax[kp][start], w.Count)
 				}
 			}
 			if hw, ok := end[r.Topic][r.Partition]; ok && r.Offset+1 >= hw {
@@ -1516,12 +1525,20 @@ func (fc *faultCluster) trail(ids map[string]bool) (logTrail, error) {
 			}
 		})
 	}
+	hasBallot := func(id string) bool {
+		for _, pos := range copies[id] {
+			if ballots[fmt.Sprintf("%d/%d", pos.partition, pos.offset)] {
+				return true
+			}
+		}
+		return false
+	}
 	for id := range ids {
 		pos, ok := where[id]
 		switch {
 		case !ok:
 			tr.noVote++
-		case ballots[id]:
+		case hasBallot(id):
 			tr.inVotes++
 			tr.withBallot++
 		default:
@@ -1544,11 +1561,17 @@ func (fc *faultCluster) trail(ids map[string]bool) (logTrail, error) {
 	}
 	slices.Sort(tr.noBallot)
 	tr.ballots = len(ballots)
-	for id := range ballots {
-		if !ids[id] {
+	acked := map[string]bool{}
+	for id := range ids {
+		for _, pos := range copies[id] {
+			acked[fmt.Sprintf("%d/%d", pos.partition, pos.offset)] = true
+		}
+	}
+	for at := range ballots {
+		if !acked[at] {
 			tr.unacked++
-			if pos, ok := where[id]; ok && len(tr.unackedAt) < 10 {
-				tr.unackedAt = append(tr.unackedAt, fmt.Sprintf("votes/%d/%d", pos.partition, pos.offset))
+			if len(tr.unackedAt) < 10 {
+				tr.unackedAt = append(tr.unackedAt, "votes/"+at)
 			}
 		}
 	}
@@ -1564,11 +1587,13 @@ func (fc *faultCluster) trail(ids map[string]bool) (logTrail, error) {
 		if b, ok := tallyState[key]; ok {
 			if v, err := (pipeline.TallyStateCodec{}).Decode(b); err == nil {
 				st := v.(*pipeline.TallyState)
-				total = st.Total
-				for _, w := range st.Windows {
-					if m := windowMax[key][w.Start]; w.Count > m && len(tr.unsent) < 10 {
-						tr.unsent = append(tr.unsent, fmt.Sprintf("%s@%s count %d, in windows %d",
-							key, time.Unix(w.Start, 0).UTC().Format("15:04:05"), w.Count, m))
+				for _, c := range st.Counts {
+					total += c.Total
+					for _, w := range c.Windows {
+						if m := windowMax[key+"/"+c.ParticipantID][w.Start]; w.Count > m && len(tr.unsent) < 10 {
+							tr.unsent = append(tr.unsent, fmt.Sprintf("%s/%s@%s count %d, in windows %d",
+								key, c.ParticipantID, time.Unix(w.Start, 0).UTC().Format("15:04:05"), w.Count, m))
+						}
 					}
 				}
 			}

@@ -44,10 +44,20 @@ func newProcessorTier(cfg *Config, k *stream.Kafka, reg prometheus.Registerer, l
 		commits := stream.NewCommits()
 		switch g {
 		case "guard":
-			gc := processors.GuardConfig{VotesPerMinute: cfg.VotesPerMinute, Shards: cfg.Shards, Metrics: m,
+			gc := processors.GuardConfig{VotesPerMinute: cfg.VotesPerMinute, Partitions: cfg.Partitions, Metrics: m,
 				Acked: func(p int32) int64 { return commits.Acked(string(pipeline.VotesStream), p) }}
 			s.Build = func() (stream.Runner, error) {
-				return processors.NewGuard(cfg.KafkaBrokers, gc, groupOptions(k, s, commits)...)
+				// Each build sends its batches with its own producer.
+				em, err := goka.NewEmitter(cfg.KafkaBrokers, pipeline.BallotsStream, new(pipeline.BallotBatchCodec), k.EmitterOptions()...)
+				if err != nil {
+					return nil, fmt.Errorf("ballots emitter: %w", err)
+				}
+				g, err := processors.NewGuard(cfg.KafkaBrokers, gc, em, groupOptions(k, s, commits)...)
+				if err != nil {
+					em.Finish()
+					return nil, err
+				}
+				return g, nil
 			}
 		case "tally":
 			tc := processors.TallyConfig{Window: cfg.Window, Grace: cfg.Grace, Horizon: cfg.LateHorizon, Metrics: m,
@@ -77,25 +87,39 @@ func (t *processorTier) tasks() []task {
 }
 
 // closeWindowsEvery visits tally's table every interval so closed windows
-// reach the sink (goka has no timers).
+// reach the sink (goka has no timers): when a batch was applied or a window
+// closed since the last visit, and at least every closeVisitMax (partitions
+// a rebalance brought in), so an idle tally costs nothing.
 func closeWindowsEvery(ctx context.Context, tally *stream.Supervisor, interval time.Duration, log *slog.Logger) error {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	var last time.Time
+	var lastProc *processors.Tally
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
 		}
-		p, ok := tally.Current().(*goka.Processor)
+		p, ok := tally.Current().(*processors.Tally)
 		if !ok || !p.Recovered() {
 			continue
 		}
-		if err := p.VisitAll(ctx, processors.CloseVisitor, time.Now()); err != nil && ctx.Err() == nil {
+		now := time.Now()
+		if p == lastProc && !p.CloseDue(now) && now.Sub(last) < closeVisitMax {
+			continue
+		}
+		lastProc, last = p, now
+		p.BeginVisit()
+		if err := p.VisitAll(ctx, processors.CloseVisitor, now); err != nil && ctx.Err() == nil {
 			log.Debug("close windows visit", "err", err)
+			last = time.Time{} // visit again at the next tick
 		}
 	}
 }
+
+// closeVisitMax is the longest time between two close visits.
+const closeVisitMax = 10 * time.Second
 
 func (t *processorTier) checks() []check {
 	var out []check
