@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/paredao/paredao/load"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -124,11 +125,11 @@ func chaosScenario(t *testing.T, seed uint64) {
 	const loadFor = 40 * time.Second
 
 	ctx := context.Background()
-	cfg := &loadSettings{URLs: c.urls(), Paredao: "demo", Duration: loadFor, Rate: 150, Connections: 8,
+	cfg := &load.Settings{URLs: c.urls(), Paredao: "demo", Duration: loadFor, Rate: 150, Connections: 8,
 		VotesPerVoter: 5, Token: chaosToken, Verify: true, VerifyTimeout: 90 * time.Second, RetryFor: 90 * time.Second}
-	var captured []capturedVote
+	var captured []load.Vote
 	var capMu sync.Mutex
-	cfg.capture = func(v capturedVote) {
+	cfg.Capture = func(v load.Vote) {
 		capMu.Lock()
 		if len(captured) < 200 {
 			captured = append(captured, v)
@@ -136,12 +137,12 @@ func chaosScenario(t *testing.T, seed uint64) {
 		capMu.Unlock()
 	}
 	type outcome struct {
-		res *loadResult
+		res *load.Result
 		err error
 	}
 	loadDone := make(chan outcome, 1)
 	go func() {
-		res, err := loadRun(ctx, cfg, nil)
+		res, err := load.Run(ctx, cfg, nil)
 		loadDone <- outcome{res, err}
 	}()
 
@@ -179,7 +180,7 @@ func chaosScenario(t *testing.T, seed uint64) {
 	c.procs["p3"].stop()
 	// 5. Replay captured proofs of work, concurrently, across both replicas.
 	capMu.Lock()
-	replays := append([]capturedVote(nil), captured...)
+	replays := append([]load.Vote(nil), captured...)
 	capMu.Unlock()
 	var wg sync.WaitGroup
 	var refused, acked, sent atomic.Int64
@@ -188,9 +189,9 @@ func chaosScenario(t *testing.T, seed uint64) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				client := newVoterClient(url, nil)
-				client.setCookie(v.cookie)
-				st, _, _, err := client.post(ctx, "demo", v.participant, v.payload)
+				client := load.NewVoter(url, nil)
+				client.SetCookie(v.Cookie)
+				st, _, _, err := client.Post(ctx, "demo", v.Participant, v.Payload)
 				sent.Add(1)
 				switch {
 				case err != nil:

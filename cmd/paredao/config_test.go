@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/paredao/paredao/load"
 	"io"
 	"os"
 	"strings"
@@ -107,7 +108,7 @@ func TestDefaultSeedMatchesTestdata(t *testing.T) {
 
 // The load generator's flags read PAREDAO_<FLAG> too; flags win.
 func TestLoadFlagsFromEnvironment(t *testing.T) {
-	c, err := parseLoadConfig([]string{"--connections", "3"}, envOf(map[string]string{
+	c, err := load.ParseConfig([]string{"--connections", "3"}, envOf(map[string]string{
 		"PAREDAO_DURATION": "7s", "PAREDAO_CONNECTIONS": "9", "PAREDAO_URL": "http://a,http://b", "PAREDAO_PRODUCTION_TOKEN": "tok",
 	}), io.Discard)
 	if err != nil {
@@ -116,7 +117,7 @@ func TestLoadFlagsFromEnvironment(t *testing.T) {
 	if c.Duration != 7*time.Second || c.Connections != 3 || len(c.URLs) != 2 || c.Token != "tok" {
 		t.Fatalf("%+v", c)
 	}
-	if _, err := parseLoadConfig(nil, envOf(map[string]string{"PAREDAO_DURATION": "soon", "PAREDAO_TOKEN": "t"}), io.Discard); err == nil {
+	if _, err := load.ParseConfig(nil, envOf(map[string]string{"PAREDAO_DURATION": "soon", "PAREDAO_TOKEN": "t"}), io.Discard); err == nil {
 		t.Fatal("a bad duration in the environment was accepted")
 	}
 }

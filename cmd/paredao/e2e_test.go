@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/paredao/paredao/load"
 	"io"
 	"net"
 	"net/http"
@@ -224,9 +225,9 @@ func castAll(t *testing.T, base string, plan map[string]int, voters int) map[str
 		wg.Add(1)
 		go func(mine []string) {
 			defer wg.Done()
-			c := newVoterClient(base, nil)
+			c := load.NewVoter(base, nil)
 			for _, participant := range mine {
-				out, err := c.cast(context.Background(), "demo", participant, 30*time.Second)
+				out, err := c.Cast(context.Background(), "demo", participant, 30*time.Second)
 				if err != nil || out.Status != http.StatusAccepted {
 					t.Errorf("vote for %s: status %d, codes %v, err %v, reply %+v", participant, out.Status, out.Codes, err, out.Reply)
 					return

@@ -39,6 +39,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/paredao/paredao/load"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -982,27 +983,27 @@ func faultScenario(t *testing.T, seed uint64) {
 	// receipt's acceptance time.
 	var capMu sync.Mutex
 	type ackedVote struct {
-		participant, voteID string    // voteID "": reconciled (409 challenge_used), no receipt
-		acceptedAt          time.Time // zero: reconciled
+		Participant, VoteID string    // VoteID "": reconciled (409 challenge_used), no receipt
+		AcceptedAt          time.Time // zero: reconciled
 		seen                time.Time
 	}
 	var acked []ackedVote
-	cfg := &loadSettings{URLs: fc.webURLs(), Paredao: "demo", Duration: faultLoadFor, Rate: 300, Connections: 24,
+	cfg := &load.Settings{URLs: fc.webURLs(), Paredao: "demo", Duration: faultLoadFor, Rate: 300, Connections: 24,
 		VotesPerVoter: 5, Token: faultToken, Verify: true, VerifyTimeout: faultVerifyFor, RetryFor: faultRetryFor}
-	cfg.capture = func(v capturedVote) {
+	cfg.Capture = func(v load.Vote) {
 		capMu.Lock()
-		acked = append(acked, ackedVote{v.participant, v.voteID, v.acceptedAt, time.Now()})
+		acked = append(acked, ackedVote{v.Participant, v.VoteID, v.AcceptedAt, time.Now()})
 		capMu.Unlock()
 	}
 	type outcome struct {
-		res *loadResult
+		res *load.Result
 		err error
 		at  time.Time
 	}
 	loadDone := make(chan outcome, 1)
 	loadStart := time.Now()
 	go func() {
-		res, err := loadRun(context.Background(), cfg, nil)
+		res, err := load.Run(context.Background(), cfg, nil)
 		loadDone <- outcome{res, err, time.Now()}
 	}()
 
@@ -1242,7 +1243,7 @@ func faultScenario(t *testing.T, seed uint64) {
 	capMu.Unlock()
 	var newest time.Time
 	for _, v := range votes {
-		newest = maxTime(newest, v.acceptedAt)
+		newest = maxTime(newest, v.AcceptedAt)
 		newest = maxTime(newest, v.seen)
 	}
 	if wait := time.Until(newest.Add(faultWindow + faultGrace + faultHorizon + 3*time.Second)); wait > 0 {
@@ -1270,18 +1271,18 @@ func faultScenario(t *testing.T, seed uint64) {
 		m[h][p]++
 	}
 	for _, v := range votes {
-		ackBy[v.participant]++
-		if !v.acceptedAt.IsZero() {
-			add(ackHour, v.acceptedAt.UTC().Truncate(time.Hour), v.participant)
+		ackBy[v.Participant]++
+		if !v.AcceptedAt.IsZero() {
+			add(ackHour, v.AcceptedAt.UTC().Truncate(time.Hour), v.Participant)
 			continue
 		}
 		reconciled++
 		lo, hi := v.seen.Add(-faultRetryFor-5*time.Second).UTC().Truncate(time.Hour), v.seen.UTC().Truncate(time.Hour)
 		if lo.Equal(hi) {
-			add(ackHour, hi, v.participant)
+			add(ackHour, hi, v.Participant)
 		} else {
-			add(ambiguous, lo, v.participant)
-			add(ambiguous, hi, v.participant)
+			add(ambiguous, lo, v.Participant)
+			add(ambiguous, hi, v.Participant)
 		}
 	}
 	countBy := map[string]int64{}
@@ -1342,8 +1343,8 @@ func faultScenario(t *testing.T, seed uint64) {
 	// count is tally's and the sink's.
 	ids := map[string]bool{}
 	for _, v := range votes {
-		if v.voteID != "" {
-			ids[v.voteID] = true
+		if v.VoteID != "" {
+			ids[v.VoteID] = true
 		}
 	}
 	tr, err := fc.trail(ids)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/paredao/paredao/load"
 	"io"
 	"net"
 	"net/http"
@@ -29,10 +30,10 @@ func mint(t *testing.T, key string, alg altcha.Algorithm, expires *time.Time, pa
 	if err != nil {
 		t.Fatal(err)
 	}
-	return solved(t, &challenge{Algorithm: c.Algorithm, Challenge: c.Challenge, MaxNumber: c.MaxNumber, Salt: c.Salt, Signature: c.Signature}, nil)
+	return solved(t, &load.Challenge{Algorithm: c.Algorithm, Challenge: c.Challenge, MaxNumber: c.MaxNumber, Salt: c.Salt, Signature: c.Signature}, nil)
 }
 
-func solved(t *testing.T, c *challenge, mutate func(*altcha.Payload)) string {
+func solved(t *testing.T, c *load.Challenge, mutate func(*altcha.Payload)) string {
 	t.Helper()
 	sol, err := altcha.SolveChallenge(c.Challenge, c.Salt, altcha.Algorithm(c.Algorithm), int(c.MaxNumber), 0, nil)
 	if err != nil || sol == nil {
@@ -106,20 +107,20 @@ func TestHostileRequests(t *testing.T) {
 	}
 
 	// Voter A with a real cookie and challenge.
-	voterA := newVoterClient(p.http, nil)
-	chA, err := voterA.fetchChallenge(context.Background(), "demo")
+	voterA := load.NewVoter(p.http, nil)
+	chA, err := voterA.FetchChallenge(context.Background(), "demo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cookieA := voterA.cookie()
+	cookieA := voterA.Cookie()
 	idA, _, _ := strings.Cut(cookieA, ".")
-	voterB := newVoterClient(p.http, nil)
-	if _, err := voterB.fetchChallenge(context.Background(), "demo"); err != nil {
+	voterB := load.NewVoter(p.http, nil)
+	if _, err := voterB.FetchChallenge(context.Background(), "demo"); err != nil {
 		t.Fatal(err)
 	}
-	cookieB := voterB.cookie()
+	cookieB := voterB.Cookie()
 	fresh := func() string { // a valid payload for voter A on demo
-		c, err := voterA.fetchChallenge(context.Background(), "demo")
+		c, err := voterA.FetchChallenge(context.Background(), "demo")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +130,7 @@ func TestHostileRequests(t *testing.T) {
 	past := time.Now().Add(-time.Second)
 	paramsA := url.Values{"p": {"demo"}, "v": {idA}}
 	otherParedao := func() string {
-		c, err := voterA.fetchChallenge(context.Background(), "other")
+		c, err := voterA.FetchChallenge(context.Background(), "other")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/paredao/paredao/load"
 	"io"
 	"log/slog"
 	"os"
@@ -59,7 +60,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		return nil
 	}
 	if command == "load" {
-		return runLoad(ctx, args, env, stdout, stderr)
+		return load.Main(ctx, args, env, stdout, stderr)
 	}
 	known := false
 	for _, c := range commands {

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"github.com/paredao/paredao/load"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -223,20 +224,20 @@ func TestReportsEndToEndPostgres(t *testing.T) {
 	}
 
 	// Close: one vote just before is counted; one after is refused.
-	c := newVoterClient(p.http, nil)
-	ch, err := c.fetchChallenge(context.Background(), "demo")
+	c := load.NewVoter(p.http, nil)
+	ch, err := c.FetchChallenge(context.Background(), "demo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	late, _ := solve(ch)
-	before, err := c.cast(context.Background(), "demo", "carla", 10*time.Second)
+	late, _ := load.Solve(ch)
+	before, err := c.Cast(context.Background(), "demo", "carla", 10*time.Second)
 	if err != nil || before.Status != http.StatusAccepted {
 		t.Fatalf("vote before close: %+v %v", before, err)
 	}
 	if st, b := authPost(t, p.http+"/api/v1/production/paredoes/demo/close", token, nil); st != http.StatusOK {
 		t.Fatalf("close: %d %s", st, b)
 	}
-	if st, r, _, _ := c.post(context.Background(), "demo", "ana", late); st != http.StatusConflict || r.Error.Code != "paredao_not_open" {
+	if st, r, _, _ := c.Post(context.Background(), "demo", "ana", late); st != http.StatusConflict || r.Error.Code != "paredao_not_open" {
 		t.Fatalf("vote after close: %d %+v", st, r)
 	}
 	acked["carla"]++

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/paredao/paredao/load"
 	"io"
 	"net/http"
 	"testing"
@@ -58,20 +59,20 @@ func TestVoteEndToEnd(t *testing.T) {
 	waitFor(t, 30*time.Second, "standings 50/30/20", showsPercents(t, p.http, want))
 
 	// A replayed payload is refused at once and never counted.
-	c := newVoterClient(p.http, nil)
-	ch, err := c.fetchChallenge(context.Background(), "demo")
+	c := load.NewVoter(p.http, nil)
+	ch, err := c.FetchChallenge(context.Background(), "demo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload, err := solve(ch)
+	payload, err := load.Solve(ch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, _, _, err := c.post(context.Background(), "demo", "carla", payload); err != nil || st != http.StatusAccepted {
+	if st, _, _, err := c.Post(context.Background(), "demo", "carla", payload); err != nil || st != http.StatusAccepted {
 		t.Fatalf("first use: %d %v", st, err)
 	}
 	for range 5 {
-		if st, r, _, err := c.post(context.Background(), "demo", "carla", payload); err != nil || st != http.StatusConflict || r.Error.Code != "challenge_used" {
+		if st, r, _, err := c.Post(context.Background(), "demo", "carla", payload); err != nil || st != http.StatusConflict || r.Error.Code != "challenge_used" {
 			t.Fatalf("replay: %d %+v %v", st, r, err)
 		}
 	}

@@ -1,4 +1,8 @@
-package main
+// Package load votes against a running Paredão through its public API, as
+// real voters do (cookie, proof of work, a vote, retries of a vote whose
+// outcome is unknown with the same proof of work), and checks that the
+// production report counts exactly what was acknowledged.
+package load
 
 import (
 	"context"
@@ -19,8 +23,8 @@ import (
 	"time"
 )
 
-// loadSettings is the configuration of `paredao load`.
-type loadSettings struct {
+// Settings is the configuration of `paredao load`.
+type Settings struct {
 	URLs          []string
 	Paredao       string
 	Duration      time.Duration
@@ -36,20 +40,20 @@ type loadSettings struct {
 	ServerPID     int
 	Baseline      time.Duration
 
-	capture func(capturedVote) // sees every acknowledged vote (tests replay them)
+	Capture func(Vote) // sees every acknowledged vote (tests replay them)
 }
 
-// capturedVote is an acknowledged vote as its voter sent it.
-type capturedVote struct {
-	cookie, participant, payload string
-	// voteID and acceptedAt are the receipt's vote id and acceptance time
+// Vote is an acknowledged vote as its voter sent it.
+type Vote struct {
+	Cookie, Participant, Payload string
+	// VoteID and AcceptedAt are the receipt's vote id and acceptance time
 	// (the vote's event time); empty when a retry found the vote already
 	// recorded (409 challenge_used carries no receipt).
-	voteID     string
-	acceptedAt time.Time
+	VoteID     string
+	AcceptedAt time.Time
 }
 
-func parseLoadConfig(args []string, env func(string) string, out io.Writer) (*loadSettings, error) {
+func ParseConfig(args []string, env func(string) string, out io.Writer) (*Settings, error) {
 	fs := flag.NewFlagSet("paredao load", flag.ContinueOnError)
 	fs.SetOutput(out)
 	def := func(name, d string) string {
@@ -87,7 +91,7 @@ func parseLoadConfig(args []string, env func(string) string, out io.Writer) (*lo
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	cfg := &loadSettings{URLs: splitList(*urls), Paredao: *paredao, Duration: *duration, Rate: *rate, Connections: *conns,
+	cfg := &Settings{URLs: splitList(*urls), Paredao: *paredao, Duration: *duration, Rate: *rate, Connections: *conns,
 		VotesPerVoter: *perVoter, Token: *token, Verify: *verify, VerifyTimeout: *verifyTimeout, RetryFor: *retryFor, JSON: *asJSON, ServerPID: *serverPID, Baseline: *baseline}
 	if len(cfg.URLs) == 0 || cfg.Connections < 1 || cfg.Duration <= 0 || cfg.VotesPerVoter < 1 {
 		return nil, errors.New("load: need --url, --connections ≥ 1, --duration > 0, --votes-per-voter ≥ 1")
@@ -109,8 +113,8 @@ func parseLoadConfig(args []string, env func(string) string, out io.Writer) (*lo
 	return cfg, nil
 }
 
-// loadResult is what a load run measured.
-type loadResult struct {
+// Result is what a load run measured.
+type Result struct {
 	Duration     time.Duration    `json:"duration"`
 	Acknowledged map[string]int64 `json:"acknowledged"`
 	AckTotal     int64            `json:"ackTotal"`
@@ -131,19 +135,21 @@ type loadResult struct {
 	Errors       []string         `json:"errors,omitempty"`
 }
 
-func runLoad(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseLoadConfig(args, env, stderr)
+// Main is `paredao load`: parse, run, print, and fail when the count
+// differs from what was acknowledged.
+func Main(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := ParseConfig(args, env, stderr)
 	if err != nil {
 		return err
 	}
-	res, err := loadRun(ctx, cfg, stderr)
+	res, err := Run(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	if cfg.JSON {
 		json.NewEncoder(stdout).Encode(res)
 	} else {
-		printLoad(stdout, res)
+		Print(stdout, res)
 	}
 	if cfg.Verify && !res.CountedOK {
 		return fmt.Errorf("load: acknowledged %v, counted %v", res.Acknowledged, res.Counted)
@@ -151,7 +157,22 @@ func runLoad(ctx context.Context, args []string, env func(string) string, stdout
 	return nil
 }
 
-func printLoad(w io.Writer, r *loadResult) {
+// envName is the environment variable of a flag: PAREDAO_<FLAG_IN_UPPER_SNAKE>.
+func envName(flagName string) string {
+	return "PAREDAO_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func Print(w io.Writer, r *Result) {
 	fmt.Fprintf(w, "duration      %v\n", r.Duration.Round(time.Millisecond))
 	fmt.Fprintf(w, "acknowledged  %d votes (%.0f votes/s)\n", r.AckTotal, r.VotesPerSec)
 	fmt.Fprintf(w, "latency       p50 %v  p90 %v  p99 %v  max %v\n", r.P50.Round(10*time.Microsecond), r.P90.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond))
@@ -189,10 +210,10 @@ func printLoad(w io.Writer, r *loadResult) {
 	}
 }
 
-// loadRun votes for cfg.Duration and, with cfg.Verify, waits until the
+// Run votes for cfg.Duration and, with cfg.Verify, waits until the
 // production report counted exactly what was acknowledged on top of what it
 // counted before the run.
-func loadRun(ctx context.Context, cfg *loadSettings, logw io.Writer) (*loadResult, error) {
+func Run(ctx context.Context, cfg *Settings, logw io.Writer) (*Result, error) {
 	transport := &http.Transport{MaxIdleConns: cfg.Connections * 2, MaxIdleConnsPerHost: cfg.Connections * 2, IdleConnTimeout: time.Minute}
 	base := cfg.URLs[0]
 	if cfg.Paredao == "" {
@@ -214,7 +235,7 @@ func loadRun(ctx context.Context, cfg *loadSettings, logw io.Writer) (*loadResul
 		}
 	}
 
-	res := &loadResult{Acknowledged: map[string]int64{}, Statuses: map[int]int64{}}
+	res := &Result{Acknowledged: map[string]int64{}, Statuses: map[int]int64{}}
 	if cfg.Baseline > 0 {
 		if res.BaselineRPS, err = bareBaseline(ctx, cfg.Connections, cfg.Baseline); err != nil {
 			return nil, err
@@ -241,7 +262,7 @@ func loadRun(ctx context.Context, cfg *loadSettings, logw io.Writer) (*loadResul
 		go func() {
 			defer wg.Done()
 			url := cfg.URLs[w%len(cfg.URLs)]
-			var c *voterClient
+			var c *Voter
 			var local []time.Duration
 			for i := 0; ; i++ {
 				if pace != nil {
@@ -254,18 +275,18 @@ func loadRun(ctx context.Context, cfg *loadSettings, logw io.Writer) (*loadResul
 					break
 				}
 				if i%cfg.VotesPerVoter == 0 {
-					c = newVoterClient(url, transport)
+					c = NewVoter(url, transport)
 				}
 				participant := wheel[(w*7919+i)%len(wheel)]
 				// The run's deadline stops new votes, never one in flight:
 				// its outcome must be known.
-				out, err := c.cast(context.WithoutCancel(ctx), cfg.Paredao, participant, cfg.RetryFor)
+				out, err := c.Cast(context.WithoutCancel(ctx), cfg.Paredao, participant, cfg.RetryFor)
 				mu.Lock()
 				for _, code := range out.Codes {
 					res.Statuses[code]++
 				}
 				switch {
-				case errors.Is(err, errInDoubt):
+				case errors.Is(err, ErrInDoubt):
 					res.InDoubt++
 				case err != nil:
 					if len(res.Errors) < 10 {
@@ -274,9 +295,9 @@ func loadRun(ctx context.Context, cfg *loadSettings, logw io.Writer) (*loadResul
 				case out.Status == http.StatusAccepted:
 					res.Acknowledged[participant]++
 					res.AckTotal++
-					if cfg.capture != nil {
-						cfg.capture(capturedVote{cookie: c.cookie(), participant: participant, payload: out.Payload,
-							voteID: out.Reply.Receipt.VoteID, acceptedAt: out.Reply.Receipt.AcceptedAt})
+					if cfg.Capture != nil {
+						cfg.Capture(Vote{Cookie: c.Cookie(), Participant: participant, Payload: out.Payload,
+							VoteID: out.Reply.Receipt.VoteID, AcceptedAt: out.Reply.Receipt.AcceptedAt})
 					}
 					if out.Reconciled {
 						res.Reconciled++
@@ -287,7 +308,7 @@ func loadRun(ctx context.Context, cfg *loadSettings, logw io.Writer) (*loadResul
 					local = append(local, out.Latency)
 				}
 				if out.Status == http.StatusTooManyRequests {
-					c = newVoterClient(url, transport) // this voter is capped: become another
+					c = NewVoter(url, transport) // this voter is capped: become another
 				}
 			}
 			mu.Lock()

@@ -1,4 +1,4 @@
-package main
+package load
 
 import (
 	"bytes"
@@ -18,17 +18,17 @@ import (
 	"github.com/altcha-org/altcha-lib-go"
 )
 
-// voterClient is one anonymous voter speaking the public API: it keeps its
+// Voter is one anonymous voter speaking the public API: it keeps its
 // cookie, solves real proof-of-work challenges and retries a vote whose
 // outcome it does not know with the same proof of work, so a vote counts once
 // however often it is sent.
-type voterClient struct {
+type Voter struct {
 	base string
 	http *http.Client
-	next *challenge // the nextChallenge of the last 202
+	next *Challenge // the nextChallenge of the last 202
 }
 
-type challenge struct {
+type Challenge struct {
 	Algorithm string `json:"algorithm"`
 	Challenge string `json:"challenge"`
 	MaxNumber int64  `json:"maxNumber"`
@@ -36,26 +36,26 @@ type challenge struct {
 	Signature string `json:"signature"`
 }
 
-type voteReply struct {
+type VoteReply struct {
 	Receipt struct {
 		VoteID        string    `json:"voteId"`
 		ParticipantID string    `json:"participantId"`
 		AcceptedAt    time.Time `json:"acceptedAt"`
 	} `json:"receipt"`
-	NextChallenge *challenge `json:"nextChallenge"`
+	NextChallenge *Challenge `json:"nextChallenge"`
 	Error         *struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
 }
 
-func newVoterClient(base string, transport http.RoundTripper) *voterClient {
+func NewVoter(base string, transport http.RoundTripper) *Voter {
 	jar, _ := cookiejar.New(nil)
-	return &voterClient{base: strings.TrimSuffix(base, "/"), http: &http.Client{Jar: jar, Transport: transport, Timeout: 10 * time.Second}}
+	return &Voter{base: strings.TrimSuffix(base, "/"), http: &http.Client{Jar: jar, Transport: transport, Timeout: 10 * time.Second}}
 }
 
-// fetchChallenge gets a fresh challenge (and the voter cookie, the first time).
-func (c *voterClient) fetchChallenge(ctx context.Context, paredao string) (*challenge, error) {
+// FetchChallenge gets a fresh challenge (and the voter cookie, the first time).
+func (c *Voter) FetchChallenge(ctx context.Context, paredao string) (*Challenge, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/v1/challenge?paredao="+paredao, nil)
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -66,15 +66,15 @@ func (c *voterClient) fetchChallenge(ctx context.Context, paredao string) (*chal
 		b, _ := io.ReadAll(resp.Body)
 		return nil, fmt.Errorf("challenge: %d %s", resp.StatusCode, b)
 	}
-	var ch challenge
+	var ch Challenge
 	if err := json.NewDecoder(resp.Body).Decode(&ch); err != nil {
 		return nil, fmt.Errorf("challenge: %w", err)
 	}
 	return &ch, nil
 }
 
-// solve finds the number of a challenge and returns the ALTCHA payload.
-func solve(ch *challenge) (string, error) {
+// Solve finds the number of a challenge and returns the ALTCHA payload.
+func Solve(ch *Challenge) (string, error) {
 	if ch.Algorithm != string(altcha.SHA256) {
 		return "", fmt.Errorf("unexpected algorithm %q", ch.Algorithm)
 	}
@@ -86,8 +86,8 @@ func solve(ch *challenge) (string, error) {
 	return base64.StdEncoding.EncodeToString(b), nil
 }
 
-// post sends one vote attempt.
-func (c *voterClient) post(ctx context.Context, paredao, participant, payload string) (int, *voteReply, time.Duration, error) {
+// Post sends one vote attempt.
+func (c *Voter) Post(ctx context.Context, paredao, participant, payload string) (int, *VoteReply, time.Duration, error) {
 	body, _ := json.Marshal(map[string]string{"participantId": participant, "altcha": payload})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/api/v1/paredoes/"+paredao+"/votes", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -96,7 +96,7 @@ func (c *voterClient) post(ctx context.Context, paredao, participant, payload st
 		return 0, nil, 0, err
 	}
 	defer resp.Body.Close()
-	var r voteReply
+	var r VoteReply
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
 		return resp.StatusCode, nil, 0, fmt.Errorf("vote reply: %w", err)
 	}
@@ -104,12 +104,12 @@ func (c *voterClient) post(ctx context.Context, paredao, participant, payload st
 	return resp.StatusCode, &r, time.Duration(retry) * time.Second, nil
 }
 
-// voteOutcome is what happened to one vote.
-type voteOutcome struct {
+// Outcome is what happened to one vote.
+type Outcome struct {
 	Status   int           // final status; 0 when the outcome stayed unknown
 	Attempts int           // requests sent
 	Latency  time.Duration // of the final attempt
-	Reply    *voteReply
+	Reply    *VoteReply
 	Codes    []int // status of every attempt (0: no answer)
 	// Reconciled: a retry found the vote already acknowledged (409
 	// challenge_used after an unanswered attempt).
@@ -117,32 +117,32 @@ type voteOutcome struct {
 	Payload    string // the proof of work sent
 }
 
-// errInDoubt: the vote's outcome is unknown (no answer before giving up).
-var errInDoubt = errors.New("vote outcome unknown")
+// ErrInDoubt: the vote's outcome is unknown (no answer before giving up).
+var ErrInDoubt = errors.New("vote outcome unknown")
 
-// cast votes once for participant: a challenge (the last reply's
+// Cast votes once for participant: a challenge (the last reply's
 // nextChallenge when there is one), the proof of work, then the vote, sent
 // again with the same proof of work while the answer is 503 or none at all,
 // until 202, a refusal, or retryFor has passed.
-func (c *voterClient) cast(ctx context.Context, paredao, participant string, retryFor time.Duration) (voteOutcome, error) {
+func (c *Voter) Cast(ctx context.Context, paredao, participant string, retryFor time.Duration) (Outcome, error) {
 	ch := c.next
 	c.next = nil
 	var err error
 	if ch == nil {
-		if ch, err = c.fetchChallenge(ctx, paredao); err != nil {
-			return voteOutcome{}, err
+		if ch, err = c.FetchChallenge(ctx, paredao); err != nil {
+			return Outcome{}, err
 		}
 	}
-	payload, err := solve(ch)
+	payload, err := Solve(ch)
 	if err != nil {
-		return voteOutcome{}, err
+		return Outcome{}, err
 	}
-	out := voteOutcome{Payload: payload}
+	out := Outcome{Payload: payload}
 	deadline := time.Now().Add(retryFor)
 	backoff := 100 * time.Millisecond
 	for {
 		start := time.Now()
-		status, reply, retryAfter, err := c.post(ctx, paredao, participant, payload)
+		status, reply, retryAfter, err := c.Post(ctx, paredao, participant, payload)
 		out.Attempts++
 		out.Latency = time.Since(start)
 		out.Codes = append(out.Codes, status)
@@ -161,20 +161,20 @@ func (c *voterClient) cast(ctx context.Context, paredao, participant string, ret
 			return out, nil
 		}
 		if ctx.Err() != nil || time.Now().After(deadline) {
-			return out, errInDoubt
+			return out, ErrInDoubt
 		}
 		wait := max(backoff, min(retryAfter, time.Second))
 		backoff = min(backoff*2, time.Second)
 		select {
 		case <-ctx.Done():
-			return out, errInDoubt
+			return out, ErrInDoubt
 		case <-time.After(wait):
 		}
 	}
 }
 
-// cookie is the voter cookie's value ("" before the first challenge).
-func (c *voterClient) cookie() string {
+// Cookie is the voter cookie's value ("" before the first challenge).
+func (c *Voter) Cookie() string {
 	u, _ := url.Parse(c.base)
 	for _, ck := range c.http.Jar.Cookies(u) {
 		if ck.Name == "paredao_voter" {
@@ -184,8 +184,8 @@ func (c *voterClient) cookie() string {
 	return ""
 }
 
-// setCookie makes this client the voter of cookie.
-func (c *voterClient) setCookie(value string) {
+// SetCookie makes this client the voter of cookie.
+func (c *Voter) SetCookie(value string) {
 	u, _ := url.Parse(c.base)
 	c.http.Jar.SetCookies(u, []*http.Cookie{{Name: "paredao_voter", Value: value, Path: "/"}})
 }
