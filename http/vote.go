@@ -85,10 +85,11 @@ func (s *Server) vote(w http.ResponseWriter, r *http.Request) {
 	}
 	s.deps.Metrics.accepted.Inc()
 	p := s.deps.Catalog.Get(v.ParedaoID)
-	writeJSON(w, http.StatusAccepted, voteResponse{
+	resp := voteResponse{
 		Receipt: Receipt{VoteID: v.ID, ParedaoID: v.ParedaoID, ParticipantID: v.ParticipantID, AcceptedAt: v.AcceptedAt},
 		Results: s.standings(p, v.AcceptedAt), NextChallenge: next,
-	})
+	}
+	writeRawJSON(w, http.StatusAccepted, appendVoteResponse(make([]byte, 0, 768), &resp))
 }
 
 // acceptVote runs every check of a vote, cheapest first, and emits it. It

@@ -3,14 +3,14 @@ package load
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -23,10 +23,14 @@ import (
 // outcome it does not know with the same proof of work, so a vote counts once
 // however often it is sent.
 type Voter struct {
-	base string
-	http *http.Client
-	next *Challenge // the nextChallenge of the last 202
+	base   string
+	http   *http.Client
+	next   *Challenge // the nextChallenge of the last 202
+	cookie string     // the voter cookie's value; "" before the first challenge
 }
+
+// cookieName is the voter cookie (http.VoterCookie).
+const cookieName = "paredao_voter"
 
 type Challenge struct {
 	Algorithm string `json:"algorithm"`
@@ -49,15 +53,33 @@ type VoteReply struct {
 	} `json:"error"`
 }
 
+// NewVoter is a voter without a cookie yet. It keeps its one cookie itself
+// (a cookie jar costs more per request than the rest of the client).
 func NewVoter(base string, transport http.RoundTripper) *Voter {
-	jar, _ := cookiejar.New(nil)
-	return &Voter{base: strings.TrimSuffix(base, "/"), http: &http.Client{Jar: jar, Transport: transport, Timeout: 10 * time.Second}}
+	return &Voter{base: strings.TrimSuffix(base, "/"), http: &http.Client{Transport: transport, Timeout: 10 * time.Second}}
+}
+
+// do sends req with the voter cookie and keeps the one the answer sets.
+func (c *Voter) do(req *http.Request) (*http.Response, error) {
+	if c.cookie != "" {
+		req.Header.Set("Cookie", cookieName+"="+c.cookie)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	for _, ck := range resp.Cookies() {
+		if ck.Name == cookieName {
+			c.cookie = ck.Value
+		}
+	}
+	return resp, nil
 }
 
 // FetchChallenge gets a fresh challenge (and the voter cookie, the first time).
 func (c *Voter) FetchChallenge(ctx context.Context, paredao string) (*Challenge, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/v1/challenge?paredao="+paredao, nil)
-	resp, err := c.http.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -73,17 +95,26 @@ func (c *Voter) FetchChallenge(ctx context.Context, paredao string) (*Challenge,
 	return &ch, nil
 }
 
-// Solve finds the number of a challenge and returns the ALTCHA payload.
+// Solve finds the number of a challenge and returns the ALTCHA payload:
+// SHA-256 of the salt and each number in turn until it is the challenge,
+// without allocating per try.
 func Solve(ch *Challenge) (string, error) {
 	if ch.Algorithm != string(altcha.SHA256) {
 		return "", fmt.Errorf("unexpected algorithm %q", ch.Algorithm)
 	}
-	sol, err := altcha.SolveChallenge(ch.Challenge, ch.Salt, altcha.SHA256, int(ch.MaxNumber), 0, nil)
-	if err != nil || sol == nil {
-		return "", fmt.Errorf("no solution for challenge: %v", err)
+	var want [sha256.Size]byte
+	if n, err := hex.Decode(want[:], []byte(ch.Challenge)); err != nil || n != len(want) {
+		return "", fmt.Errorf("challenge %q is not a SHA-256 in hex", ch.Challenge)
 	}
-	b, _ := json.Marshal(altcha.Payload{Algorithm: ch.Algorithm, Challenge: ch.Challenge, Number: int64(sol.Number), Salt: ch.Salt, Signature: ch.Signature})
-	return base64.StdEncoding.EncodeToString(b), nil
+	buf := make([]byte, 0, len(ch.Salt)+20)
+	buf = append(buf, ch.Salt...)
+	for n := int64(0); n <= ch.MaxNumber; n++ {
+		if sha256.Sum256(strconv.AppendInt(buf, n, 10)) == want {
+			b, _ := json.Marshal(altcha.Payload{Algorithm: ch.Algorithm, Challenge: ch.Challenge, Number: n, Salt: ch.Salt, Signature: ch.Signature})
+			return base64.StdEncoding.EncodeToString(b), nil
+		}
+	}
+	return "", fmt.Errorf("no solution for challenge up to %d", ch.MaxNumber)
 }
 
 // Post sends one vote attempt.
@@ -91,7 +122,7 @@ func (c *Voter) Post(ctx context.Context, paredao, participant, payload string) 
 	body, _ := json.Marshal(map[string]string{"participantId": participant, "altcha": payload})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/api/v1/paredoes/"+paredao+"/votes", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
 		return 0, nil, 0, err
 	}
@@ -174,18 +205,7 @@ func (c *Voter) Cast(ctx context.Context, paredao, participant string, retryFor 
 }
 
 // Cookie is the voter cookie's value ("" before the first challenge).
-func (c *Voter) Cookie() string {
-	u, _ := url.Parse(c.base)
-	for _, ck := range c.http.Jar.Cookies(u) {
-		if ck.Name == "paredao_voter" {
-			return ck.Value
-		}
-	}
-	return ""
-}
+func (c *Voter) Cookie() string { return c.cookie }
 
 // SetCookie makes this client the voter of cookie.
-func (c *Voter) SetCookie(value string) {
-	u, _ := url.Parse(c.base)
-	c.http.Jar.SetCookies(u, []*http.Cookie{{Name: "paredao_voter", Value: value, Path: "/"}})
-}
+func (c *Voter) SetCookie(value string) { c.cookie = value }

@@ -21,6 +21,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/IBM/sarama"
 )
 
 // Settings is the configuration of `paredao load`.
@@ -39,6 +41,18 @@ type Settings struct {
 	JSON          bool
 	ServerPID     int
 	Baseline      time.Duration
+	// Tireless: each connection is one voter who never stops (no new
+	// cookie every VotesPerVoter votes): the costliest voter the system has.
+	Tireless bool
+	// Kafka: the brokers, to count the records written per vote (the sum
+	// of every topic's high watermarks, before and after).
+	Kafka []string
+	// Phases run one after the other by Main: max (as fast as possible),
+	// p80 (80 % of the first phase's rate, for its latency), tireless (as
+	// fast as possible, tireless voters). Empty: one run as configured.
+	Phases []string
+	// Idle measures the server's CPU this long before the first phase.
+	Idle time.Duration
 
 	Capture func(Vote) // sees every acknowledged vote (tests replay them)
 }
@@ -76,6 +90,10 @@ func ParseConfig(args []string, env func(string) string, out io.Writer) (*Settin
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	serverPID := fs.Int("server-pid", 0, "pid of the server process on this machine: report its CPU per vote and its memory")
 	baseline := fs.Duration("baseline", 0, "first measure a bare net/http handler on loopback this long with the same connections, for the ratio")
+	tireless := fs.Bool("tireless", false, "each connection is one voter that never stops (default: a population, a new voter every --votes-per-voter votes)")
+	kafka := fs.String("kafka", "", "comma-separated Kafka brokers: report the records written per vote")
+	phases := fs.String("phases", "", "comma-separated phases, run in turn: max, p80 (80 % of the first phase's rate), tireless")
+	idle := fs.Duration("idle", 0, "first measure the server's CPU (--server-pid) this long while nobody votes")
 	// Every flag also reads PAREDAO_<FLAG>; flags on the command line win.
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -92,7 +110,13 @@ func ParseConfig(args []string, env func(string) string, out io.Writer) (*Settin
 		return nil, err
 	}
 	cfg := &Settings{URLs: splitList(*urls), Paredao: *paredao, Duration: *duration, Rate: *rate, Connections: *conns,
-		VotesPerVoter: *perVoter, Token: *token, Verify: *verify, VerifyTimeout: *verifyTimeout, RetryFor: *retryFor, JSON: *asJSON, ServerPID: *serverPID, Baseline: *baseline}
+		VotesPerVoter: *perVoter, Token: *token, Verify: *verify, VerifyTimeout: *verifyTimeout, RetryFor: *retryFor, JSON: *asJSON, ServerPID: *serverPID, Baseline: *baseline,
+		Tireless: *tireless, Kafka: splitList(*kafka), Phases: splitList(*phases), Idle: *idle}
+	for _, ph := range cfg.Phases {
+		if ph != "max" && ph != "p80" && ph != "tireless" {
+			return nil, fmt.Errorf("load: --phases: unknown phase %q (max, p80, tireless)", ph)
+		}
+	}
 	if len(cfg.URLs) == 0 || cfg.Connections < 1 || cfg.Duration <= 0 || cfg.VotesPerVoter < 1 {
 		return nil, errors.New("load: need --url, --connections ≥ 1, --duration > 0, --votes-per-voter ≥ 1")
 	}
@@ -127,8 +151,14 @@ type Result struct {
 	P99          time.Duration    `json:"p99"`
 	Max          time.Duration    `json:"max"`
 	Counted      map[string]int64 `json:"counted,omitempty"`
+	Phase        string           `json:"phase,omitempty"`
 	BaselineRPS  float64          `json:"baselineRequestsPerSecond,omitempty"`
 	CPUPerVote   time.Duration    `json:"serverCpuPerVote,omitempty"`
+	ClientCPU    time.Duration    `json:"generatorCpuPerVote,omitempty"`
+	RecordsPer   float64          `json:"kafkaRecordsPerVote,omitempty"`
+	IdleCPU      float64          `json:"serverIdleCpuShare,omitempty"` // of one core
+	RSSMinKiB    int64            `json:"rssMinAfterFirstMinuteKiB,omitempty"`
+	RSSMaxKiB    int64            `json:"rssMaxAfterFirstMinuteKiB,omitempty"`
 	RSSStartKiB  int64            `json:"rssStartKiB,omitempty"`
 	RSSEndKiB    int64            `json:"rssEndKiB,omitempty"`
 	CountedOK    bool             `json:"countedOk"`
@@ -142,19 +172,68 @@ func Main(ctx context.Context, args []string, env func(string) string, stdout, s
 	if err != nil {
 		return err
 	}
-	res, err := Run(ctx, cfg, stderr)
+	results, err := RunPhases(ctx, cfg, stderr)
+	for _, res := range results {
+		if cfg.JSON {
+			json.NewEncoder(stdout).Encode(res)
+		} else {
+			Print(stdout, res)
+		}
+	}
 	if err != nil {
 		return err
 	}
-	if cfg.JSON {
-		json.NewEncoder(stdout).Encode(res)
-	} else {
-		Print(stdout, res)
-	}
-	if cfg.Verify && !res.CountedOK {
-		return fmt.Errorf("load: acknowledged %v, counted %v", res.Acknowledged, res.Counted)
+	for _, res := range results {
+		if cfg.Verify && !res.CountedOK {
+			return fmt.Errorf("load: phase %s: acknowledged %v, counted %v", res.Phase, res.Acknowledged, res.Counted)
+		}
 	}
 	return nil
+}
+
+// RunPhases runs cfg.Phases in turn (one run as configured when there are
+// none): the baseline and the idle measure before the first only.
+func RunPhases(ctx context.Context, cfg *Settings, logw io.Writer) ([]*Result, error) {
+	phases := cfg.Phases
+	if len(phases) == 0 {
+		phases = []string{""}
+	}
+	var idle float64
+	if cfg.Idle > 0 && cfg.ServerPID > 0 {
+		before, _ := procStats(cfg.ServerPID)
+		time.Sleep(cfg.Idle)
+		after, _ := procStats(cfg.ServerPID)
+		idle = (after - before).Seconds() / cfg.Idle.Seconds()
+	}
+	var out []*Result
+	var maxRate float64
+	for i, ph := range phases {
+		c := *cfg
+		if i > 0 {
+			c.Baseline = 0
+		}
+		switch ph {
+		case "max":
+			c.Rate, c.Tireless = 0, false
+		case "p80":
+			c.Rate, c.Tireless = 0.8*maxRate, false
+		case "tireless":
+			c.Rate, c.Tireless = 0, true
+		}
+		if logw != nil && ph != "" {
+			fmt.Fprintf(logw, "phase %s: rate %.0f votes/s (0: as fast as possible), tireless %v, %v\n", ph, c.Rate, c.Tireless, c.Duration)
+		}
+		res, err := Run(ctx, &c, logw)
+		if err != nil {
+			return out, err
+		}
+		res.Phase, res.IdleCPU = ph, idle
+		if i == 0 {
+			maxRate = res.VotesPerSec
+		}
+		out = append(out, res)
+	}
+	return out, nil
 }
 
 // envName is the environment variable of a flag: PAREDAO_<FLAG_IN_UPPER_SNAKE>.
@@ -173,6 +252,9 @@ func splitList(s string) []string {
 }
 
 func Print(w io.Writer, r *Result) {
+	if r.Phase != "" {
+		fmt.Fprintf(w, "phase         %s\n", r.Phase)
+	}
 	fmt.Fprintf(w, "duration      %v\n", r.Duration.Round(time.Millisecond))
 	fmt.Fprintf(w, "acknowledged  %d votes (%.0f votes/s)\n", r.AckTotal, r.VotesPerSec)
 	fmt.Fprintf(w, "latency       p50 %v  p90 %v  p99 %v  max %v\n", r.P50.Round(10*time.Microsecond), r.P90.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond))
@@ -196,6 +278,19 @@ func Print(w io.Writer, r *Result) {
 	if r.CPUPerVote > 0 {
 		fmt.Fprintf(w, "server        %v CPU per vote (%.2f CPU s per 1000 votes); RSS %d MiB at start, %d MiB at end\n",
 			r.CPUPerVote.Round(100*time.Nanosecond), r.CPUPerVote.Seconds()*1000, r.RSSStartKiB/1024, r.RSSEndKiB/1024)
+	}
+	if r.ClientCPU > 0 {
+		fmt.Fprintf(w, "generator     %v CPU per vote (this process: HTTP client, proof of work, JSON)\n", r.ClientCPU.Round(100*time.Nanosecond))
+	}
+	if r.RSSMaxKiB > 0 {
+		mid := float64(r.RSSMaxKiB+r.RSSMinKiB) / 2
+		fmt.Fprintf(w, "memory        RSS after the first minute between %d and %d MiB (±%.1f %%)\n", r.RSSMinKiB/1024, r.RSSMaxKiB/1024, 100*float64(r.RSSMaxKiB-r.RSSMinKiB)/2/mid)
+	}
+	if r.RecordsPer > 0 {
+		fmt.Fprintf(w, "kafka         %.2f records written per vote (every topic)\n", r.RecordsPer)
+	}
+	if r.IdleCPU > 0 {
+		fmt.Fprintf(w, "idle          server CPU while nobody voted: %.1f %% of a core\n", 100*r.IdleCPU)
 	}
 	fmt.Fprintf(w, "in doubt      %d (gave up without an answer), reconciled %d\n", r.InDoubt, r.Reconciled)
 	if r.Counted != nil {
@@ -245,18 +340,52 @@ func Run(ctx context.Context, cfg *Settings, logw io.Writer) (*Result, error) {
 	if cfg.ServerPID > 0 {
 		cpuStart, res.RSSStartKiB = procStats(cfg.ServerPID)
 	}
-	var pace <-chan time.Time
-	if cfg.Rate > 0 {
-		t := time.NewTicker(time.Duration(float64(time.Second) / cfg.Rate))
-		defer t.Stop()
-		pace = t.C
+	ownStart, _ := procStats(os.Getpid())
+	var recordsStart int64
+	if len(cfg.Kafka) > 0 {
+		if recordsStart, err = kafkaRecords(cfg.Kafka); err != nil {
+			return nil, err
+		}
 	}
+	// At a rate, vote n goes at start + n/rate: each worker takes the next
+	// slot and sleeps until it (a ticker drops ticks nobody waits for).
+	var slots atomic.Int64
+	var slotStart time.Time
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
+	sampled := make(chan struct{})
+	go func() { // the server's memory every 5 s after the first minute
+		defer close(sampled)
+		if cfg.ServerPID <= 0 {
+			return
+		}
+		first := time.After(time.Minute)
+		select {
+		case <-runCtx.Done():
+			return
+		case <-first:
+		}
+		tick := time.NewTicker(5 * time.Second)
+		defer tick.Stop()
+		for {
+			if _, rss := procStats(cfg.ServerPID); rss > 0 {
+				if res.RSSMinKiB == 0 || rss < res.RSSMinKiB {
+					res.RSSMinKiB = rss
+				}
+				res.RSSMaxKiB = max(res.RSSMaxKiB, rss)
+			}
+			select {
+			case <-runCtx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
 	var mu sync.Mutex
 	var latencies []time.Duration
 	var wg sync.WaitGroup
 	start := time.Now()
+	slotStart = start
 	for w := range cfg.Connections {
 		wg.Add(1)
 		go func() {
@@ -265,16 +394,17 @@ func Run(ctx context.Context, cfg *Settings, logw io.Writer) (*Result, error) {
 			var c *Voter
 			var local []time.Duration
 			for i := 0; ; i++ {
-				if pace != nil {
+				if cfg.Rate > 0 {
+					at := slotStart.Add(time.Duration(float64(slots.Add(1)-1) / cfg.Rate * float64(time.Second)))
 					select {
 					case <-runCtx.Done():
-					case <-pace:
+					case <-time.After(time.Until(at)):
 					}
 				}
 				if runCtx.Err() != nil {
 					break
 				}
-				if i%cfg.VotesPerVoter == 0 {
+				if c == nil || (!cfg.Tireless && i%cfg.VotesPerVoter == 0) {
 					c = NewVoter(url, transport)
 				}
 				participant := wheel[(w*7919+i)%len(wheel)]
@@ -317,7 +447,11 @@ func Run(ctx context.Context, cfg *Settings, logw io.Writer) (*Result, error) {
 		}()
 	}
 	wg.Wait()
+	<-sampled
 	res.Duration = time.Since(start)
+	if ownEnd, _ := procStats(os.Getpid()); res.AckTotal > 0 {
+		res.ClientCPU = (ownEnd - ownStart) / time.Duration(res.AckTotal)
+	}
 	if cfg.ServerPID > 0 {
 		var cpuEnd time.Duration
 		cpuEnd, res.RSSEndKiB = procStats(cfg.ServerPID)
@@ -333,6 +467,13 @@ func Run(ctx context.Context, cfg *Settings, logw io.Writer) (*Result, error) {
 	if !cfg.Verify {
 		return res, nil
 	}
+	defer func() {
+		if len(cfg.Kafka) > 0 && res.AckTotal > 0 {
+			if end, err := kafkaRecords(cfg.Kafka); err == nil {
+				res.RecordsPer = float64(end-recordsStart) / float64(res.AckTotal)
+			}
+		}
+	}()
 	deadline := time.Now().Add(cfg.VerifyTimeout)
 	for {
 		after, err := reportCounts(ctx, base, cfg.Paredao, cfg.Token, transport)
@@ -500,4 +641,38 @@ func bareBaseline(ctx context.Context, conns int, d time.Duration) (float64, err
 	}
 	wg.Wait()
 	return float64(n.Load()) / time.Since(start).Seconds(), nil
+}
+
+// kafkaRecords sums the high watermarks of every partition of every topic
+// but Kafka's own: how many records were ever written.
+func kafkaRecords(brokers []string) (int64, error) {
+	sc := sarama.NewConfig()
+	sc.ClientID = "paredao-load"
+	cl, err := sarama.NewClient(brokers, sc)
+	if err != nil {
+		return 0, fmt.Errorf("load: kafka: %w", err)
+	}
+	defer cl.Close()
+	topics, err := cl.Topics()
+	if err != nil {
+		return 0, fmt.Errorf("load: kafka topics: %w", err)
+	}
+	var n int64
+	for _, t := range topics {
+		if strings.HasPrefix(t, "__") {
+			continue
+		}
+		parts, err := cl.Partitions(t)
+		if err != nil {
+			return 0, fmt.Errorf("load: kafka %s: %w", t, err)
+		}
+		for _, p := range parts {
+			off, err := cl.GetOffset(t, p, sarama.OffsetNewest)
+			if err != nil {
+				return 0, fmt.Errorf("load: kafka %s/%d: %w", t, p, err)
+			}
+			n += off
+		}
+	}
+	return n, nil
 }

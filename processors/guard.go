@@ -52,7 +52,7 @@ type GuardConfig struct {
 	// nothing is known complete, nothing is forgotten.
 	Acked func(partition int32) int64
 	// BatchMax and BatchEvery bound a batch: it is sent at BatchMax ballots
-	// or BatchEvery after its first (defaults 1000 and 20 ms).
+	// or BatchEvery after its first (defaults 1000 and 50 ms).
 	BatchMax   int
 	BatchEvery time.Duration
 	Metrics    *Metrics
@@ -97,7 +97,7 @@ func newGuard(cfg GuardConfig, emitter *goka.Emitter) *guard {
 		cfg.BatchMax = 1000
 	}
 	if cfg.BatchEvery <= 0 {
-		cfg.BatchEvery = 20 * time.Millisecond
+		cfg.BatchEvery = 50 * time.Millisecond
 	}
 	g := &guard{cfg: cfg, latest: map[int32]int64{}}
 	g.batch = newBatcher(cfg, func(key string, b *pipeline.BallotBatch) (*goka.Promise, error) {

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # make load: start `paredao run` on a temporary data dir with a low proof-of-work
-# difficulty, measure a bare net/http handler, then vote as fast as possible for
-# DURATION through CONNECTIONS connections, and check acknowledged == counted.
+# difficulty (the server's cost of a vote does not depend on it), measure its
+# idle CPU and a bare net/http handler, then three phases of DURATION through
+# CONNECTIONS connections, each checking acknowledged == counted:
+#   max       a population of viewers (a new voter every 5 votes), as fast as possible
+#   p80       the same at 80 % of that rate: its latency
+#   tireless  each connection one voter who never stops
+# PHASES=max runs one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-60s}
 CONNECTIONS=${CONNECTIONS:-64}
-POW=${POW:-1000}
+POW=${POW:-10}
+PHASES=${PHASES:-max,p80,tireless}
 go build -trimpath -o bin/paredao ./cmd/paredao
 dir=$(mktemp -d)
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -25,4 +31,5 @@ for _ in $(seq 1 300); do
 done
 echo "paredao run (pid $pid) ready on http://$http; voting for $DURATION over $CONNECTIONS connections"
 bin/paredao load --url "http://$http" --duration "$DURATION" --connections "$CONNECTIONS" \
-  --token load-token --server-pid "$pid" --baseline 5s --votes-per-voter 20 "$@"
+  --token load-token --server-pid "$pid" --baseline 5s --votes-per-voter 5 --idle 10s \
+  --kafka "$broker" --phases "$PHASES" "$@"

@@ -26,6 +26,16 @@ func main() {
 		// GOMEMLIMIT still override it.
 		debug.SetGCPercent(400)
 	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		limit, err := memoryLimit(os.Getenv, os.ReadFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "paredao:", err)
+			os.Exit(2)
+		}
+		if limit > 0 {
+			debug.SetMemoryLimit(limit)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
