@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -257,6 +258,41 @@ func TestUnknownParedaoWhileCatalogLoads(t *testing.T) {
 			if tc.want == http.StatusServiceUnavailable && rec.Header().Get("Retry-After") == "" {
 				t.Errorf("%s %s: 503 without Retry-After", req.Method, req.URL)
 			}
+		}
+	}
+}
+
+// A challenge issue mints is the one altcha-lib-go's CreateChallenge makes
+// from the same salt and number, and verifies with the library.
+func TestIssueMatchesAltcha(t *testing.T) {
+	p := pow{key: "k3y", maxNumber: 1000, ttl: 2 * time.Minute}
+	now := time.Date(2026, 11, 28, 21, 0, 0, 0, time.UTC)
+	for _, tc := range []struct{ voter, paredao string }{{"hUodiFobP48JAPzNemgFXA", "demo"}, {"a b&c=d", "p-1_x"}} {
+		c, err := p.issue(tc.voter, tc.paredao, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sol, err := altcha.SolveChallenge(c.Challenge, c.Salt, altcha.SHA256, int(c.MaxNumber), 0, nil)
+		if err != nil || sol == nil {
+			t.Fatalf("no solution for %+v: %v", c, err)
+		}
+		number := int64(sol.Number)
+		exp := now.Add(p.ttl)
+		nonce, _, _ := strings.Cut(c.Salt, "?")
+		lib, err := altcha.CreateChallenge(altcha.ChallengeOptions{Algorithm: altcha.SHA256, MaxNumber: p.maxNumber, HMACKey: p.key,
+			Salt: nonce, Number: &number, Expires: &exp, Params: url.Values{"p": {tc.paredao}, "v": {tc.voter}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if Challenge(lib) != c {
+			t.Fatalf("issue  %+v\nlibrary %+v", c, lib)
+		}
+		ok, err := altcha.VerifySolutionSafe(altcha.Payload{Algorithm: c.Algorithm, Challenge: c.Challenge, Number: number, Salt: c.Salt, Signature: c.Signature}, p.key, false) // expiry: checked by verify itself
+		if err != nil || !ok {
+			t.Fatalf("the library refuses the solved challenge: %v", err)
+		}
+		if got := altcha.ExtractParams(altcha.Payload{Salt: c.Salt}); got.Get("v") != tc.voter || got.Get("p") != tc.paredao || got.Get("expires") != strconv.FormatInt(exp.Unix(), 10) {
+			t.Fatalf("params %v", got)
 		}
 	}
 }

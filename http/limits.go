@@ -2,6 +2,7 @@ package http
 
 import (
 	"hash/maphash"
+	"strings"
 	"sync"
 	"time"
 )
@@ -19,14 +20,14 @@ type usedCache struct {
 	max    int
 	shards [shards]struct {
 		sync.Mutex
-		m map[string]time.Time
+		m map[string]int64 // id → expiry, unix seconds
 	}
 }
 
 func newUsedCache(max int) *usedCache {
 	c := &usedCache{max: max / shards}
 	for i := range c.shards {
-		c.shards[i].m = map[string]time.Time{}
+		c.shards[i].m = map[string]int64{}
 	}
 	return c
 }
@@ -36,12 +37,12 @@ func (c *usedCache) claim(id string, expires, now time.Time) bool {
 	s := &c.shards[shardOf(id)]
 	s.Lock()
 	defer s.Unlock()
-	if exp, ok := s.m[id]; ok && exp.After(now) {
+	if exp, ok := s.m[id]; ok && exp > now.Unix() {
 		return false
 	}
 	if len(s.m) >= c.max {
 		for k, exp := range s.m {
-			if !exp.After(now) {
+			if exp <= now.Unix() {
 				delete(s.m, k)
 			}
 		}
@@ -49,7 +50,8 @@ func (c *usedCache) claim(id string, expires, now time.Time) bool {
 			return true // full of live entries: forget nothing, let guard judge
 		}
 	}
-	s.m[id] = expires
+	// A copy: id is cut from the decoded payload, which it would keep alive.
+	s.m[strings.Clone(id)] = expires.Unix()
 	return true
 }
 

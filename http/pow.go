@@ -2,7 +2,12 @@ package http
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,19 +39,34 @@ type pow struct {
 	ttl       time.Duration
 }
 
+// issue mints an ALTCHA v1 challenge the way altcha-lib-go's
+// CreateChallenge does (TestIssueMatchesAltcha): a salt of 12 random bytes in
+// hex with the parameters expires, p and v URL-encoded in that order and a
+// closing '&', a secret number in [0, maxNumber], the challenge
+// hex(SHA-256(salt + number)) and the signature hex(HMAC-SHA-256(key,
+// challenge)); without the library's reflection and big integers, on the
+// path of every vote (each 202 carries the next challenge).
 func (p pow) issue(voter, paredao string, now time.Time) (Challenge, error) {
-	expires := now.Add(p.ttl)
-	c, err := altcha.CreateChallenge(altcha.ChallengeOptions{
-		Algorithm: altcha.SHA256,
-		MaxNumber: p.maxNumber,
-		HMACKey:   p.key,
-		Expires:   &expires,
-		Params:    url.Values{"p": {paredao}, "v": {voter}},
-	})
-	if err != nil {
+	var rnd [20]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
 		return Challenge{}, fmt.Errorf("create challenge: %w", err)
 	}
-	return Challenge(c), nil
+	salt := make([]byte, 0, 64+len(paredao)+len(voter))
+	salt = hex.AppendEncode(salt, rnd[:12])
+	salt = append(salt, "?expires="...)
+	salt = strconv.AppendInt(salt, now.Add(p.ttl).Unix(), 10)
+	salt = append(salt, "&p="...)
+	salt = append(salt, url.QueryEscape(paredao)...)
+	salt = append(salt, "&v="...)
+	salt = append(salt, url.QueryEscape(voter)...)
+	salt = append(salt, '&')
+	number := int64(binary.LittleEndian.Uint64(rnd[12:]) % uint64(p.maxNumber+1))
+	sum := sha256.Sum256(strconv.AppendInt(salt, number, 10))
+	challenge := hex.EncodeToString(sum[:])
+	mac := hmac.New(sha256.New, []byte(p.key))
+	mac.Write([]byte(challenge))
+	return Challenge{Algorithm: string(altcha.SHA256), Challenge: challenge, MaxNumber: p.maxNumber,
+		Salt: string(salt), Signature: hex.EncodeToString(mac.Sum(nil))}, nil
 }
 
 // solved is a checked proof of work.

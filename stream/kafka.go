@@ -49,10 +49,10 @@ func New(cfg Config) *Kafka {
 	sc.Consumer.Offsets.AutoCommit.Interval = 200 * time.Millisecond
 	sc.Consumer.Fetch.Default = 1 << 20
 	// Let a fetch wait for more records: fewer, larger fetches under load,
-	// and an idle consumer asks 10 times a second, not 100 (idle CPU); a
+	// and an idle consumer asks 4 times a second, not 100 (idle CPU); a
 	// record waits at most MaxWaitTime per stage when traffic is thin.
 	sc.Consumer.Fetch.Min = 32 << 10
-	sc.Consumer.MaxWaitTime = 100 * time.Millisecond
+	sc.Consumer.MaxWaitTime = 250 * time.Millisecond
 	sc.Consumer.Group.Session.Timeout = 10 * time.Second
 	sc.Consumer.Group.Heartbeat.Interval = time.Second
 	sc.Consumer.Group.Rebalance.Timeout = 10 * time.Second
