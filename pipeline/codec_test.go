@@ -181,7 +181,7 @@ func TestSourceKey(t *testing.T) {
 	}
 }
 
-// A guard value stays small: at the bound, a voter's value is under 0.6 KB.
+// A guard value stays small: at the bound, a voter's value is under 200 bytes.
 func TestGuardStateSize(t *testing.T) {
 	s := &GuardState{LastOffset: 5e8, Floor: when.Unix()}
 	for i := range GuardEntriesMax {
@@ -189,7 +189,7 @@ func TestGuardStateSize(t *testing.T) {
 			AcceptedAt: when.UnixMilli() + int64(i)*1000, ExpiresAt: when.Unix() + int64(i) + 300})
 	}
 	b, _ := GuardStateCodec{}.Encode(s)
-	if len(b) > 600 {
-		t.Fatalf("%d entries encode to %d bytes, want ≤ 600", len(s.Entries), len(b))
+	if len(b) > 200 {
+		t.Fatalf("%d entries encode to %d bytes, want ≤ 200", len(s.Entries), len(b))
 	}
 }

@@ -25,9 +25,12 @@ type GuardState struct {
 	Entries    []GuardEntry
 }
 
-// GuardEntriesMax bounds GuardState.Entries (and so a voter's value to
-// ~0.6 KB): a voter uses at most that many challenges at once.
-const GuardEntriesMax = 32
+// GuardEntriesMax bounds GuardState.Entries, with the per-voter cap when
+// it is higher (guard keeps the last minute's votes for it): a voter's value
+// stays under ~200 bytes, whatever the voter's rate. A person holds at most
+// a challenge or two at once; a challenge older than the voter's last 8
+// used ones is refused (superseded).
+const GuardEntriesMax = 8
 
 // GuardEntry is one vote guard let through.
 type GuardEntry struct {

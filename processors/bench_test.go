@@ -42,3 +42,48 @@ func BenchmarkTallyBatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(off), "ns/ballot")
 }
+
+// BenchmarkGuardVoterRate is guard's cost of one vote (decode the voter's
+// value, decide, encode it: what goka does per vote) for a voter who votes
+// once a minute, one at the per-voter cap (10 a minute), and a tireless one
+// with no cap (10 a second): the cost must not grow with the rate. bytes/value
+// is the encoded value's size in steady state.
+func BenchmarkGuardVoterRate(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		cap   int
+		every time.Duration
+	}{
+		{"once-a-minute", 10, time.Minute},
+		{"at-the-cap-10-a-minute", 10, 6 * time.Second},
+		{"tireless-uncapped-10-a-second", 0, 100 * time.Millisecond},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			g := newGuard(GuardConfig{VotesPerMinute: tc.cap}, nil)
+			codec := pipeline.GuardStateCodec{}
+			data, _ := codec.Encode(pipeline.NewGuardState())
+			// warm up: the value reaches its steady size
+			vote := func(i int) {
+				v, err := codec.Decode(data)
+				if err != nil {
+					b.Fatal(err)
+				}
+				at := t0.Add(time.Duration(i) * tc.every)
+				vt := &pipeline.Vote{ID: "c", ParedaoID: "p1", ParticipantID: "ana", VoterID: "v", ChallengeID: "c" + strconv.Itoa(i), AcceptedAt: at, ExpiresAt: at.Add(2 * time.Minute)}
+				if out, _ := g.decide(v.(*pipeline.GuardState), vt, int64(i), int64(i)); out != OutcomeAccepted {
+					b.Fatalf("vote %d: %s", i, out)
+				}
+				data, _ = codec.Encode(v)
+			}
+			for i := range 5000 {
+				vote(i)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 5000; b.Loop(); i++ {
+				vote(i)
+			}
+			b.ReportMetric(float64(len(data)), "bytes/value")
+		})
+	}
+}
