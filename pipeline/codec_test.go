@@ -193,3 +193,20 @@ func TestGuardStateSize(t *testing.T) {
 		t.Fatalf("%d entries encode to %d bytes, want ≤ 200", len(s.Entries), len(b))
 	}
 }
+
+// A vote written by the previous release (wire version 2, the same fields)
+// still decodes: the votes log survives an upgrade; other versions do not.
+func TestVoteDecodesVersion2(t *testing.T) {
+	v := &Vote{ID: "c1", ParedaoID: "p1", ParticipantID: "ana", VoterID: "v1", ChallengeID: "c1", AcceptedAt: when, ExpiresAt: when.Add(time.Minute).Truncate(time.Second)}
+	b, _ := VoteCodec{}.Encode(v)
+	for version, ok := range map[byte]bool{2: true, 3: true, 1: false, 4: false} {
+		b[0] = version
+		got, err := VoteCodec{}.Decode(b)
+		if ok && (err != nil || !reflect.DeepEqual(got, v)) {
+			t.Fatalf("version %d: %+v, %v", version, got, err)
+		}
+		if !ok && !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("version %d decoded: %v", version, err)
+		}
+	}
+}

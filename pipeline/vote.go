@@ -121,7 +121,7 @@ func AppendVote(b []byte, v *Vote) []byte {
 
 func (VoteCodec) Decode(data []byte) (any, error) {
 	d := dec{b: data}
-	d.version()
+	d.versionIn(2, wireVersion) // a vote is encoded as in version 2: the votes log survives the upgrade
 	v := &Vote{ID: d.str(), ParedaoID: d.str(), ParticipantID: d.str(), VoterID: d.str(), ChallengeID: d.str()}
 	v.AcceptedAt = time.UnixMilli(d.varint()).UTC()
 	v.ExpiresAt = time.Unix(d.varint(), 0).UTC()

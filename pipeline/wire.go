@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // ErrCorrupt reports an encoded message or state that cannot be decoded.
@@ -104,8 +105,13 @@ func (d *dec) count(minSize int) int {
 	return int(n)
 }
 
-func (d *dec) version() {
-	if d.uvarint() != wireVersion && d.err == nil {
+func (d *dec) version() { d.versionIn(wireVersion) }
+
+// versionIn accepts any of versions: an encoding that did not change
+// across a version (Vote, since version 2) still decodes.
+func (d *dec) versionIn(versions ...uint64) {
+	v := d.uvarint()
+	if d.err == nil && !slices.Contains(versions, v) {
 		d.fail("version")
 	}
 }
