@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strconv"
@@ -53,6 +54,8 @@ type Settings struct {
 	Phases []string
 	// Idle measures the server's CPU this long before the first phase.
 	Idle time.Duration
+	// CPUProfile: write the generator's own CPU profile there.
+	CPUProfile string
 
 	Capture func(Vote) // sees every acknowledged vote (tests replay them)
 }
@@ -94,6 +97,7 @@ func ParseConfig(args []string, env func(string) string, out io.Writer) (*Settin
 	kafka := fs.String("kafka", "", "comma-separated Kafka brokers: report the records written per vote")
 	phases := fs.String("phases", "", "comma-separated phases, run in turn: max, p80 (80 % of the first phase's rate), tireless")
 	idle := fs.Duration("idle", 0, "first measure the server's CPU (--server-pid) this long while nobody votes")
+	cpuProfile := fs.String("cpuprofile", "", "write this generator's CPU profile to the file")
 	// Every flag also reads PAREDAO_<FLAG>; flags on the command line win.
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -111,7 +115,7 @@ func ParseConfig(args []string, env func(string) string, out io.Writer) (*Settin
 	}
 	cfg := &Settings{URLs: splitList(*urls), Paredao: *paredao, Duration: *duration, Rate: *rate, Connections: *conns,
 		VotesPerVoter: *perVoter, Token: *token, Verify: *verify, VerifyTimeout: *verifyTimeout, RetryFor: *retryFor, JSON: *asJSON, ServerPID: *serverPID, Baseline: *baseline,
-		Tireless: *tireless, Kafka: splitList(*kafka), Phases: splitList(*phases), Idle: *idle}
+		Tireless: *tireless, Kafka: splitList(*kafka), Phases: splitList(*phases), Idle: *idle, CPUProfile: *cpuProfile}
 	for _, ph := range cfg.Phases {
 		if ph != "max" && ph != "p80" && ph != "tireless" {
 			return nil, fmt.Errorf("load: --phases: unknown phase %q (max, p80, tireless)", ph)
@@ -171,6 +175,17 @@ func Main(ctx context.Context, args []string, env func(string) string, stdout, s
 	cfg, err := ParseConfig(args, env, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return fmt.Errorf("load: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("load: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	results, err := RunPhases(ctx, cfg, stderr)
 	for _, res := range results {

@@ -6,7 +6,8 @@
 #   max       a population of viewers (a new voter every 5 votes), as fast as possible
 #   p80       the same at 80 % of that rate: its latency
 #   tireless  each connection one voter who never stops
-# PHASES=max runs one.
+# PHASES=max runs one. The server runs with a 512 MiB soft memory limit
+# (MEMORY_LIMIT), as in a container with 640 MiB: the GC works by it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-60s}
@@ -19,7 +20,7 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 http=127.0.0.1:$(port) admin=127.0.0.1:$(port) broker=127.0.0.1:$(port)
 PAREDAO_DATA_DIR=$dir PAREDAO_HTTP_ADDR=$http PAREDAO_ADMIN_ADDR=$admin PAREDAO_BROKER_ADDR=$broker \
 PAREDAO_POW_MAX_NUMBER=$POW PAREDAO_VOTES_PER_MINUTE=0 PAREDAO_ADDRESS_VOTES_PER_MINUTE=0 \
-PAREDAO_PRODUCTION_TOKEN=load-token PAREDAO_LOG_LEVEL=warn \
+PAREDAO_PRODUCTION_TOKEN=load-token PAREDAO_LOG_LEVEL=warn PAREDAO_MEMORY_LIMIT=${MEMORY_LIMIT:-512MiB} \
   bin/paredao run >"$dir/stdout.log" 2>"$dir/stderr.log" &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"; }
