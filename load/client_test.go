@@ -61,3 +61,25 @@ func BenchmarkSolve(b *testing.B) {
 		}
 	}
 }
+
+// The fast read of a 202 finds what a full decoding finds, and gives up on
+// an answer of another shape.
+func TestDecodeAccepted(t *testing.T) {
+	raw := []byte(`{"receipt":{"voteId":"0a1b","paredaoId":"demo","participantId":"ana","acceptedAt":"2026-11-28T21:30:15.123456789Z"},` +
+		`"results":{"paredaoId":"demo","status":"open","asOf":"2026-11-28T21:30:16Z","participants":[{"id":"ana","name":"Ana {x}","percent":50},{"id":"bia","name":"Bia","percent":50}]},` +
+		`"nextChallenge":{"algorithm":"SHA-256","challenge":"ff","maxNumber":10,"salt":"ab?expires=1&p=demo&v=x&","signature":"99"}}`)
+	var fast, full VoteReply
+	if !fast.decodeAccepted(raw) {
+		t.Fatal("fast read gave up")
+	}
+	if err := json.Unmarshal(raw, &full); err != nil {
+		t.Fatal(err)
+	}
+	if fast.Receipt != full.Receipt || *fast.NextChallenge != *full.NextChallenge {
+		t.Fatalf("fast %+v %+v\nfull %+v %+v", fast.Receipt, fast.NextChallenge, full.Receipt, full.NextChallenge)
+	}
+	var other VoteReply
+	if other.decodeAccepted([]byte(`{"receipt":{"voteId":"x"}}`)) {
+		t.Fatal("read an answer without a next challenge")
+	}
+}
