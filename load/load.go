@@ -56,6 +56,9 @@ type Settings struct {
 	Idle time.Duration
 	// CPUProfile: write the generator's own CPU profile there.
 	CPUProfile string
+	// ExactRate keeps Rate exactly (the p80 phase); the default ticker
+	// under-delivers high rates (the fault and chaos suites' pace).
+	ExactRate bool
 
 	Capture func(Vote) // sees every acknowledged vote (tests replay them)
 }
@@ -231,7 +234,7 @@ func RunPhases(ctx context.Context, cfg *Settings, logw io.Writer) ([]*Result, e
 		case "max":
 			c.Rate, c.Tireless = 0, false
 		case "p80":
-			c.Rate, c.Tireless = 0.8*maxRate, false
+			c.Rate, c.Tireless, c.ExactRate = 0.8*maxRate, false, true
 		case "tireless":
 			c.Rate, c.Tireless = 0, true
 		}
@@ -362,8 +365,16 @@ func Run(ctx context.Context, cfg *Settings, logw io.Writer) (*Result, error) {
 			return nil, err
 		}
 	}
-	// At a rate, vote n goes at start + n/rate: each worker takes the next
-	// slot and sleeps until it (a ticker drops ticks nobody waits for).
+	// At a rate, a ticker paces the votes (it drops the ticks nobody waits
+	// for, so a high rate is under-delivered); with ExactRate vote n goes
+	// at start + n/rate instead: each worker takes the next slot and sleeps
+	// until it.
+	var pace <-chan time.Time
+	if cfg.Rate > 0 && !cfg.ExactRate {
+		t := time.NewTicker(time.Duration(float64(time.Second) / cfg.Rate))
+		defer t.Stop()
+		pace = t.C
+	}
 	var slots atomic.Int64
 	var slotStart time.Time
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
@@ -409,7 +420,13 @@ func Run(ctx context.Context, cfg *Settings, logw io.Writer) (*Result, error) {
 			var c *Voter
 			var local []time.Duration
 			for i := 0; ; i++ {
-				if cfg.Rate > 0 {
+				switch {
+				case pace != nil:
+					select {
+					case <-runCtx.Done():
+					case <-pace:
+					}
+				case cfg.Rate > 0:
 					at := slotStart.Add(time.Duration(float64(slots.Add(1)-1) / cfg.Rate * float64(time.Second)))
 					select {
 					case <-runCtx.Done():
