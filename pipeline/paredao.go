@@ -58,8 +58,8 @@ func (p *Paredao) Participant(id string) (Participant, bool) {
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
 // ValidID tells whether s may be a paredão or participant id: lower-case
-// letters, digits, '-' and '_', at most 64 characters. Ids never contain '/',
-// which BallotKey uses as separator.
+// letters, digits, '-' and '_', at most 64 characters: safe in URLs and SQL
+// rows as they are.
 func ValidID(s string) bool { return idPattern.MatchString(s) }
 
 // Validate checks a paredão before it enters the catalog.

@@ -6,14 +6,14 @@ import "github.com/lovoo/goka"
 const (
 	// VotesStream carries every vote the web tier acknowledged, keyed by voter.
 	VotesStream goka.Stream = "votes"
-	// BallotsStream carries the votes guard let through, keyed by
-	// BallotKey(paredão, participant, shard).
+	// BallotsStream carries the votes guard let through, in batches keyed
+	// by SourceKey(votes partition).
 	BallotsStream goka.Stream = "ballots"
 	// WindowsStream carries closed-window counts and late ballots from tally
 	// to the sink, keyed like ballots.
 	WindowsStream goka.Stream = "windows"
 	// CatalogTable is the compacted topic of paredões, keyed by paredão id.
-	// The web tier writes it; every web replica and guard read it.
+	// The web tier writes it; every web replica reads it.
 	CatalogTable goka.Table = "paredoes"
 
 	// GuardGroup keeps per-voter state: proofs of work used, votes counted.

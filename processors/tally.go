@@ -119,7 +119,7 @@ func (t *tally) countBatch(ctx goka.Context, msg any) {
 	}
 	send, changed := t.apply(state, ctx.Offset(), msg.(*pipeline.BallotBatch), ackedOf(t.cfg.Acked, ctx.Partition()))
 	for _, r := range send {
-		t.emit(ctx, r)
+		t.emit(ctx, state.Partition, r)
 	}
 	if changed {
 		ctx.SetValue(state)
@@ -171,8 +171,8 @@ func (t *tally) apply(state *pipeline.TallyState, offset int64, b *pipeline.Ball
 	return send, true
 }
 
-func (t *tally) emit(ctx goka.Context, p pipeline.PendingRecord) {
-	ctx.Emit(pipeline.WindowsStream, ctx.Key(), t.record(ctx.Key(), p.ParedaoID, p.ParticipantID, p.Start, p.Count, p.LateID))
+func (t *tally) emit(ctx goka.Context, partition int32, p pipeline.PendingRecord) {
+	ctx.Emit(pipeline.WindowsStream, ctx.Key(), record(partition, p.ParedaoID, p.ParticipantID, p.Start, p.Count, p.LateID))
 	if p.LateID == "" {
 		t.cfg.Metrics.windowsEmited.Inc()
 	}
@@ -244,7 +244,7 @@ func (t *tally) closeWindows(ctx goka.Context, meta any) {
 		return
 	}
 	for _, w := range t.toSend(ctx.Key(), state, now) {
-		ctx.Emit(pipeline.WindowsStream, ctx.Key(), t.record(ctx.Key(), w.paredao, w.participant, w.start, w.count, ""))
+		ctx.Emit(pipeline.WindowsStream, ctx.Key(), record(state.Partition, w.paredao, w.participant, w.start, w.count, ""))
 		t.cfg.Metrics.windowsEmited.Inc()
 	}
 }
@@ -294,12 +294,9 @@ func (t *tally) toSend(key string, state *pipeline.TallyState, now time.Time) []
 	return out
 }
 
-func (t *tally) record(key, paredao, participant string, start, count int64, lateID string) *pipeline.WindowRecord {
-	partition, err := pipeline.ParseSourceKey(key)
-	if err != nil {
-		// Keys come from pipeline.SourceKey; keep the record, the sink rejects it loudly.
-		partition = -1
-	}
+// record is a window record of the key counting VotesStream partition
+// (TallyState.Partition: the shard the sink and the reports know it by).
+func record(partition int32, paredao, participant string, start, count int64, lateID string) *pipeline.WindowRecord {
 	return &pipeline.WindowRecord{
 		ParedaoID: paredao, ParticipantID: participant, Shard: int(partition),
 		WindowStart: time.Unix(start, 0).UTC(), Count: count, LateID: lateID,
