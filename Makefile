@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/paredao
 GOFLAGS ?=
 
-.PHONY: build run test chaos bench load cluster fuzz vet clean
+.PHONY: build run test chaos soak bench load cluster fuzz vet rules clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/paredao
@@ -14,6 +14,7 @@ run: build
 
 ## test: vet, every test of the main module, then the deploy module
 test: vet
+	@$(MAKE) --no-print-directory rules
 	$(GO) test ./... -count=1 -timeout 35m
 	@if [ -f deploy/go.mod ]; then cd deploy && $(GO) test ./... -count=1; fi
 
@@ -21,11 +22,30 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1)
 
+## rules: promtool checks the alert rules and runs their unit tests (Debian's
+## prometheus package has promtool); without promtool a skip line, in CI (CI=true) a failure
+PROMTOOL ?= promtool
+rules:
+	@if command -v $(PROMTOOL) >/dev/null 2>&1; then \
+	  $(PROMTOOL) check rules deploy/prometheus/paredao-rules.yaml && \
+	  $(PROMTOOL) test rules deploy/prometheus/paredao-rules.test.yaml; \
+	elif [ "$${CI:-}" = true ]; then \
+	  echo "rules: $(PROMTOOL) not found; CI needs it (apt-get install prometheus)"; exit 1; \
+	else \
+	  echo "rules: SKIPPED, $(PROMTOOL) not found (apt-get install prometheus)"; \
+	fi
+
 ## chaos: the fault tests on real processes: the multi-broker fault suite
 ## (PAREDAO_FAULT_SEED=n replays one seed, PAREDAO_FAULT_RUNS=n runs n seeds)
 ## and the single-broker chaos test
 chaos:
 	$(GO) test ./cmd/paredao -run 'TestFaultSuite|TestChaos' -count=1 -v -timeout 30m
+
+## soak: the audience soak with 200,000 distinct clients (4,096 open files),
+## the disk-full test, then the 10-minute memory run (an audience too)
+soak:
+	PAREDAO_SOAK_VOTERS=$${PAREDAO_SOAK_VOTERS:-200000} $(GO) test ./cmd/paredao -run 'TestAudienceSoak|TestDiskFull' -count=1 -v -timeout 30m
+	DURATION=$${DURATION:-10m} PHASES=max scripts/load.sh --audience
 
 ## bench: Go benchmarks of the hot paths
 bench:

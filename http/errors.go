@@ -49,8 +49,23 @@ func rateLimited(retry time.Duration) *Error {
 	return &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many votes in a row; try again in a moment", RetryAfter: retry}
 }
 
+// errNewVoters answers a challenge that would mint a voter cookie for an
+// address over its per-minute cap of new voters (Config.AddressCookies).
+var errNewVoters = &Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
+	Message: "too many new voters from your address; try again in a minute", RetryAfter: time.Minute}
+
+// voteUnavailable answers a vote Kafka did not acknowledge in time: it may
+// still be written and counted, so the message says the outcome is unknown,
+// and that sending the same body again is safe (a proof of work counts once).
+func voteUnavailable(retry time.Duration) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", RetryAfter: retry,
+		Message: "voting is temporarily unavailable and the outcome of this vote is unknown; sending the same vote again (the same proof of work) is safe: it counts once"}
+}
+
+// unavailable answers a request other than a vote that a dependency (Kafka,
+// SQL) could not serve.
 func unavailable(retry time.Duration) *Error {
-	return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "voting is temporarily unavailable; your vote was not counted, try again", RetryAfter: retry}
+	return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "temporarily unavailable; try again in a moment", RetryAfter: retry}
 }
 
 // errCatalogLoading answers a paredão this replica cannot tell exists yet: a

@@ -89,6 +89,12 @@ func (s *Server) resultsStream(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.deps.Log, err)
 		return
 	}
+	release, full := s.streams.acquire(addressKey(clientAddr(r, s.cfg.TrustedProxies)))
+	if full != nil {
+		writeError(w, s.deps.Log, full)
+		return
+	}
+	defer release()
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

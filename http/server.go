@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/httprate"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/paredao/paredao/pipeline"
 )
@@ -50,9 +51,15 @@ type Config struct {
 	VotesPerMinute  int           // per-voter cap at the edge (approximate; guard is exact); 0 = unlimited
 	AddressPerMin   int           // per-address ceiling on votes and challenges; 0 = unlimited
 	TrustedProxies  []netip.Prefix
+	CookieSecure    CookieSecure  // when the voter cookie is Secure ("": CookieSecureAuto)
+	AddressCookies  int           // new voter cookies per client address per minute; 0 = no cap
+	UsedCacheSize   int           // proofs of work remembered for an early 409 (default 1<<20)
+	VoterCacheSize  int           // voters the per-voter cap at the edge follows at once (default 1<<18)
 	EmitTimeout     time.Duration // how long a vote waits for Kafka before 503
 	CloseLead       time.Duration // how far ahead "close now" takes effect, so every replica knows first
 	MaxInFlight     int           // votes waiting for Kafka at once before shedding with 503
+	MaxStreams      int           // results streams (SSE) open at once; 0 = no cap
+	AddressStreams  int           // results streams per client address; 0 = no cap
 	Report          ReportConfig
 }
 
@@ -79,10 +86,13 @@ type Server struct {
 	perVoter       *voterLimiter
 	voteLimit      *httprate.RateLimiter
 	challengeLimit *httprate.RateLimiter
+	cookieLimit    *httprate.RateLimiter
 	slots          chan struct{}
 	router         chi.Router
 	token          [32]byte
 	hours          hoursCache // final hourly rows per paredão (see report.go)
+	streams        *streamSlots
+	emitFailures   logEvery
 }
 
 // ErrConfig reports an unusable web configuration.
@@ -114,20 +124,37 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = 4096
 	}
+	if !cfg.CookieSecure.valid() {
+		return nil, fmt.Errorf("%w: cookie secure %q: auto, always or never", ErrConfig, cfg.CookieSecure)
+	}
+	if cfg.UsedCacheSize == 0 {
+		cfg.UsedCacheSize = 1 << 20
+	}
+	if cfg.VoterCacheSize == 0 {
+		cfg.VoterCacheSize = 1 << 18
+	}
 	s := &Server{
 		cfg:            cfg,
 		deps:           deps,
 		voters:         voters{key: derive(cfg.Secret, "voter-cookie")},
 		pow:            pow{key: string(derive(cfg.Secret, "altcha")), maxNumber: cfg.PowMaxNumber, ttl: cfg.ChallengeTTL},
-		used:           newUsedCache(1 << 20),
-		perVoter:       newVoterLimiter(cfg.VotesPerMinute, time.Minute),
+		used:           newUsedCache(cfg.UsedCacheSize, deps.Metrics),
+		perVoter:       newVoterLimiter(cfg.VotesPerMinute, time.Minute, cfg.VoterCacheSize, deps.Metrics),
 		voteLimit:      newAddressLimiter(cfg.AddressPerMin),
 		challengeLimit: newAddressLimiter(cfg.AddressPerMin * 2),
+		cookieLimit:    newAddressLimiter(cfg.AddressCookies),
 		slots:          make(chan struct{}, cfg.MaxInFlight),
 		token:          sha256.Sum256([]byte(cfg.ProductionToken)),
+		streams:        newStreamSlots(cfg.MaxStreams, cfg.AddressStreams),
 	}
 	s.router = s.routes()
 	return s, nil
+}
+
+// Collectors are the server's metrics beyond Deps.Metrics: its results
+// streams.
+func (s *Server) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{s.streams.open, s.streams.refused}
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }

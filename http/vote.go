@@ -38,9 +38,17 @@ func (s *Server) challenge(w http.ResponseWriter, r *http.Request) {
 	}
 	voter := s.voters.fromRequest(r)
 	if voter == "" {
+		// A new voter: capped per address, or one client could mint voters
+		// by the million (guard keeps state per voter for a while).
+		if !s.allowAddressQuiet(r, s.cookieLimit) {
+			s.deps.Metrics.voterCookies.WithLabelValues("rate_limited").Inc()
+			writeError(w, s.deps.Log, errNewVoters)
+			return
+		}
 		var cookie string
 		voter, cookie = s.voters.issue()
-		s.voters.set(w, r, cookie)
+		s.voters.set(w, cookie, s.secureCookie(r))
+		s.deps.Metrics.voterCookies.WithLabelValues("issued").Inc()
 	}
 	c, err := s.pow.issue(voter, id, now)
 	if err != nil {
@@ -155,14 +163,14 @@ func (s *Server) emit(ctx context.Context, v *pipeline.Vote) error {
 	case s.slots <- struct{}{}:
 		defer func() { <-s.slots }()
 	default:
-		return unavailable(time.Second)
+		return voteUnavailable(time.Second)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.EmitTimeout)
 	defer cancel()
 	start := time.Now()
 	if err := s.deps.Emitter.EmitVote(ctx, v); err != nil {
-		s.deps.Log.Warn("vote not acknowledged by Kafka", "err", err)
-		return unavailable(2 * time.Second)
+		s.emitFailures.note(s.deps.Log, err)
+		return voteUnavailable(2 * time.Second)
 	}
 	s.deps.Metrics.emit.Observe(time.Since(start).Seconds())
 	return nil

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -49,9 +50,56 @@ func (v voters) fromRequest(r *http.Request) string {
 	return v.verify(c.Value)
 }
 
-func (v voters) set(w http.ResponseWriter, r *http.Request, cookie string) {
+func (v voters) set(w http.ResponseWriter, cookie string, secure bool) {
 	http.SetCookie(w, &http.Cookie{
 		Name: VoterCookie, Value: cookie, Path: "/", MaxAge: int((365 * 24 * time.Hour).Seconds()),
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure,
 	})
+}
+
+// CookieSecure says when the voter cookie carries the Secure attribute.
+type CookieSecure string
+
+// The values of Config.CookieSecure ("" is CookieSecureAuto).
+const (
+	// CookieSecureAuto: when the client's request came over TLS, to this
+	// server or to a trusted proxy that says so (X-Forwarded-Proto: https).
+	CookieSecureAuto   CookieSecure = "auto"
+	CookieSecureAlways CookieSecure = "always" // behind a proxy that terminates TLS and does not say so
+	CookieSecureNever  CookieSecure = "never"
+)
+
+func (c CookieSecure) valid() bool {
+	switch c {
+	case "", CookieSecureAuto, CookieSecureAlways, CookieSecureNever:
+		return true
+	}
+	return false
+}
+
+// secureCookie tells whether the voter cookie set in answer to r is Secure.
+func (s *Server) secureCookie(r *http.Request) bool {
+	switch s.cfg.CookieSecure {
+	case CookieSecureAlways:
+		return true
+	case CookieSecureNever:
+		return false
+	}
+	return overTLS(r, s.cfg.TrustedProxies)
+}
+
+// overTLS tells whether the client's request came over TLS: to this server,
+// or to a trusted proxy that says so in X-Forwarded-Proto. Its first value
+// counts, the scheme the client used where proxies append theirs; the header
+// from anyone but a trusted proxy is ignored, as X-Forwarded-For is
+// (clientAddr).
+func overTLS(r *http.Request, trusted []netip.Prefix) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if !isTrusted(peerAddr(r), trusted) {
+		return false
+	}
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	return strings.EqualFold(strings.TrimSpace(proto), "https")
 }

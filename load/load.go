@@ -59,6 +59,13 @@ type Settings struct {
 	// ExactRate keeps Rate exactly (the p80 phase); the default ticker
 	// under-delivers high rates (the fault and chaos suites' pace).
 	ExactRate bool
+	// Audience: every new voter is a new client with its own connection,
+	// left open after its last vote (a phone going quiet): the server must
+	// bound its connections, not the generator.
+	Audience bool
+	// Voters: stop once this many distinct voters started (0: the
+	// duration alone ends the run).
+	Voters int
 
 	Capture func(Vote) // sees every acknowledged vote (tests replay them)
 }
@@ -101,6 +108,8 @@ func ParseConfig(args []string, env func(string) string, out io.Writer) (*Settin
 	phases := fs.String("phases", "", "comma-separated phases, run in turn: max, p80 (80 % of the first phase's rate), tireless")
 	idle := fs.Duration("idle", 0, "first measure the server's CPU (--server-pid) this long while nobody votes")
 	cpuProfile := fs.String("cpuprofile", "", "write this generator's CPU profile to the file")
+	audience := fs.Bool("audience", false, "every new voter is a new client with its own connection, left open after its last vote")
+	voters := fs.Int("voters", 0, "stop once this many distinct voters started (0: --duration alone)")
 	// Every flag also reads PAREDAO_<FLAG>; flags on the command line win.
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -118,7 +127,7 @@ func ParseConfig(args []string, env func(string) string, out io.Writer) (*Settin
 	}
 	cfg := &Settings{URLs: splitList(*urls), Paredao: *paredao, Duration: *duration, Rate: *rate, Connections: *conns,
 		VotesPerVoter: *perVoter, Token: *token, Verify: *verify, VerifyTimeout: *verifyTimeout, RetryFor: *retryFor, JSON: *asJSON, ServerPID: *serverPID, Baseline: *baseline,
-		Tireless: *tireless, Kafka: splitList(*kafka), Phases: splitList(*phases), Idle: *idle, CPUProfile: *cpuProfile}
+		Tireless: *tireless, Kafka: splitList(*kafka), Phases: splitList(*phases), Idle: *idle, CPUProfile: *cpuProfile, Audience: *audience, Voters: *voters}
 	for _, ph := range cfg.Phases {
 		if ph != "max" && ph != "p80" && ph != "tireless" {
 			return nil, fmt.Errorf("load: --phases: unknown phase %q (max, p80, tireless)", ph)
@@ -375,7 +384,7 @@ func Run(ctx context.Context, cfg *Settings, logw io.Writer) (*Result, error) {
 		defer t.Stop()
 		pace = t.C
 	}
-	var slots atomic.Int64
+	var slots, started atomic.Int64
 	var slotStart time.Time
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
@@ -437,7 +446,10 @@ func Run(ctx context.Context, cfg *Settings, logw io.Writer) (*Result, error) {
 					break
 				}
 				if c == nil || (!cfg.Tireless && i%cfg.VotesPerVoter == 0) {
-					c = NewVoter(url, transport)
+					if cfg.Voters > 0 && started.Add(1) > int64(cfg.Voters) {
+						break
+					}
+					c = newVoter(cfg, url, transport)
 				}
 				participant := wheel[(w*7919+i)%len(wheel)]
 				// The run's deadline stops new votes, never one in flight:
@@ -470,7 +482,7 @@ func Run(ctx context.Context, cfg *Settings, logw io.Writer) (*Result, error) {
 					local = append(local, out.Latency)
 				}
 				if out.Status == http.StatusTooManyRequests {
-					c = NewVoter(url, transport) // this voter is capped: become another
+					c = newVoter(cfg, url, transport) // this voter is capped: become another
 				}
 			}
 			mu.Lock()
@@ -527,6 +539,16 @@ func Run(ctx context.Context, cfg *Settings, logw io.Writer) (*Result, error) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// newVoter is a new voter on the shared connections, or in an audience on
+// a connection of its own that nobody closes: the previous voter's stays
+// open until the server closes it.
+func newVoter(cfg *Settings, url string, shared http.RoundTripper) *Voter {
+	if !cfg.Audience {
+		return NewVoter(url, shared)
+	}
+	return NewVoter(url, &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1})
 }
 
 // splitWheel lists participants as often as their weights (even by default).

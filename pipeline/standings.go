@@ -4,10 +4,9 @@ import "time"
 
 // Standings are a paredão's live totals as the views know them at AsOf.
 type Standings struct {
-	Totals  map[string]int64 // participant → votes
-	Total   int64
-	AsOf    time.Time
-	Version uint64 // changes whenever the totals change
+	Totals map[string]int64 // participant → votes
+	Total  int64
+	AsOf   time.Time
 }
 
 // ShardWindow is the absolute count of one window of one tally key.

@@ -19,12 +19,6 @@ type enc []byte
 func (e enc) uvarint(v uint64) enc { return binary.AppendUvarint(e, v) }
 func (e enc) varint(v int64) enc   { return binary.AppendVarint(e, v) }
 func (e enc) str(s string) enc     { return append(e.uvarint(uint64(len(s))), s...) }
-func (e enc) boolean(b bool) enc {
-	if b {
-		return append(e, 1)
-	}
-	return append(e, 0)
-}
 
 // dec reads what enc wrote; the first error sticks.
 type dec struct {
@@ -76,19 +70,6 @@ func (d *dec) str() string {
 	s := string(d.b[:n])
 	d.b = d.b[n:]
 	return s
-}
-
-func (d *dec) boolean() bool {
-	if d.err != nil {
-		return false
-	}
-	if len(d.b) == 0 {
-		d.fail("bool")
-		return false
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v == 1
 }
 
 // count reads a length prefix and bounds it by the bytes left, so a corrupt

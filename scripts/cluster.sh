@@ -27,6 +27,8 @@ base=$(ports3)
 BROKER_ADDR=127.0.0.1:$base
 export PAREDAO_KAFKA_BROKERS=127.0.0.1:$base,127.0.0.1:$((base+1)),127.0.0.1:$((base+2))
 export PAREDAO_REPLICATION=3 PAREDAO_PARTITIONS=6 PAREDAO_POW_MAX_NUMBER=1000 PAREDAO_VOTES_PER_MINUTE=0
+# every voter of the load comes from loopback, a new one every 5 votes
+export PAREDAO_ADDRESS_COOKIES_PER_MINUTE=0
 export PAREDAO_SECRET=cluster-secret-0123456789abcdef0123456789 PAREDAO_PRODUCTION_TOKEN=cluster-token
 export PAREDAO_DATABASE_URL=sqlite:$dir/paredao.db PAREDAO_LOG_LEVEL=info
 pids=()

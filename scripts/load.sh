@@ -19,7 +19,7 @@ dir=$(mktemp -d)
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 http=127.0.0.1:$(port) admin=127.0.0.1:$(port) broker=127.0.0.1:$(port)
 PAREDAO_DATA_DIR=$dir PAREDAO_HTTP_ADDR=$http PAREDAO_ADMIN_ADDR=$admin PAREDAO_BROKER_ADDR=$broker \
-PAREDAO_POW_MAX_NUMBER=$POW PAREDAO_VOTES_PER_MINUTE=0 PAREDAO_ADDRESS_VOTES_PER_MINUTE=0 \
+PAREDAO_POW_MAX_NUMBER=$POW PAREDAO_VOTES_PER_MINUTE=0 PAREDAO_ADDRESS_VOTES_PER_MINUTE=0 PAREDAO_ADDRESS_COOKIES_PER_MINUTE=0 \
 PAREDAO_PRODUCTION_TOKEN=load-token PAREDAO_LOG_LEVEL=warn PAREDAO_MEMORY_LIMIT=${MEMORY_LIMIT:-512MiB} \
   bin/paredao run >"$dir/stdout.log" 2>"$dir/stderr.log" &
 pid=$!

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -24,7 +25,15 @@ type Config struct {
 	Brokers     []string
 	Partitions  int // of every topic the pipeline creates
 	Replication int // of every topic the pipeline creates
-	Log         *slog.Logger
+	// Retention of each stream the pipeline creates: 0 (or absent)
+	// DefaultRetention, negative forever.
+	Retention map[goka.Stream]time.Duration
+	// AlignRetention: EnsureTopics alters an existing stream whose
+	// retention.ms differs to its Retention, for a cluster whose topics
+	// this program owns (the embedded broker). Otherwise the difference is
+	// logged and the cluster's topic config stays (change it there).
+	AlignRetention bool
+	Log            *slog.Logger
 }
 
 // Kafka builds every Kafka client of a process from one *sarama.Config.
@@ -85,7 +94,7 @@ func New(cfg Config) *Kafka {
 	tm := goka.NewTopicManagerConfig()
 	tm.Table.Replication = cfg.Replication
 	tm.Stream.Replication = cfg.Replication
-	tm.Stream.Retention = 14 * 24 * time.Hour
+	tm.Stream.Retention = DefaultRetention // EnsureTopics sets each stream's own
 	tm.CreateTopicTimeout = 10 * time.Second
 	tm.MismatchBehavior = goka.TMConfigMismatchBehaviorWarn
 	return &Kafka{cfg: cfg, sarama: sc, tm: tm, log: cfg.Log}
@@ -151,6 +160,9 @@ func (k *Kafka) ProcessorOptions(dir string, commits *Commits) []goka.ProcessorO
 			// One store per partition and group (and lookup): keep each small.
 			WriteBuffer:        1 << 20,
 			BlockCacheCapacity: 1 << 20,
+			// Bounded files: 24 stores (12 partitions, 2 groups) at
+			// goleveldb's default of 500 open tables each could take 12,000.
+			OpenFilesCacheCapacity: 32,
 		}, writeBackMax)),
 		goka.WithLogger(gokaLogger{k.log}),
 	}
@@ -181,8 +193,22 @@ func (k *Kafka) EmitterOptions() []goka.EmitterOption {
 
 // Topics lists the topics EnsureTopics creates.
 type Topics struct {
-	Streams []goka.Stream // with the streams' retention
+	Streams []goka.Stream // cleanup.policy delete, retention.ms from Config.Retention
 	Tables  []goka.Table  // compacted
+}
+
+// DefaultRetention is the retention of a stream Config.Retention does not name.
+const DefaultRetention = 14 * 24 * time.Hour
+
+// retentionMs is d as retention.ms: -1 keeps forever.
+func retentionMs(d time.Duration) string {
+	switch {
+	case d == 0:
+		d = DefaultRetention
+	case d < 0:
+		return "-1"
+	}
+	return strconv.FormatInt(d.Milliseconds(), 10)
 }
 
 // EnsureTopics creates the topics when missing, retrying while the cluster
@@ -212,14 +238,57 @@ func (k *Kafka) tryEnsureTopics(topics Topics) error {
 	}
 	defer tm.Close()
 	for _, s := range topics.Streams {
-		if err := tm.EnsureStreamExists(string(s), k.cfg.Partitions); err != nil {
+		config := map[string]string{"cleanup.policy": "delete", "retention.ms": retentionMs(k.cfg.Retention[s])}
+		if err := tm.EnsureTopicExists(string(s), k.cfg.Partitions, k.cfg.Replication, config); err != nil {
 			return fmt.Errorf("stream %s: %w", s, err)
 		}
+	}
+	if err := k.checkRetention(topics); err != nil {
+		return err
 	}
 	for _, t := range topics.Tables {
 		if err := tm.EnsureTableExists(string(t), k.cfg.Partitions); err != nil {
 			return fmt.Errorf("table %s: %w", t, err)
 		}
+	}
+	return nil
+}
+
+// checkRetention compares each stream's retention.ms with Config.Retention:
+// aligns it (AlignRetention) or logs the difference.
+func (k *Kafka) checkRetention(topics Topics) error {
+	admin, err := sarama.NewClusterAdmin(k.cfg.Brokers, k.clientConfig("paredao-topics"))
+	if err != nil {
+		return fmt.Errorf("cluster admin: %w", err)
+	}
+	defer admin.Close()
+	for _, s := range topics.Streams {
+		want := retentionMs(k.cfg.Retention[s])
+		entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: string(s), ConfigNames: []string{"retention.ms"}})
+		if err != nil {
+			return fmt.Errorf("stream %s: describe config: %w", s, err)
+		}
+		has := ""
+		for _, e := range entries {
+			if e.Name == "retention.ms" {
+				has = e.Value
+			}
+		}
+		if has == want {
+			continue
+		}
+		if !k.cfg.AlignRetention {
+			k.log.Warn("stream retention differs from the configured one; the cluster's topic config stays (change it there)",
+				"topic", s, "retention_ms", has, "configured_ms", want)
+			continue
+		}
+		err = admin.IncrementalAlterConfig(sarama.TopicResource, string(s), map[string]sarama.IncrementalAlterConfigsEntry{
+			"retention.ms": {Operation: sarama.IncrementalAlterConfigsOperationSet, Value: &want},
+		}, false)
+		if err != nil {
+			return fmt.Errorf("stream %s: set retention.ms %s: %w", s, want, err)
+		}
+		k.log.Info("stream retention changed", "topic", s, "from_ms", has, "to_ms", want)
 	}
 	return nil
 }

@@ -19,12 +19,11 @@ type Catalog struct {
 
 	mu       sync.RWMutex
 	paredoes map[string]*pipeline.Paredao
-	changed  chan struct{} // closed and replaced on every change
 }
 
 // NewCatalog creates the catalog view; opts carry the Kafka builders (or a tester).
 func NewCatalog(brokers []string, opts ...goka.ViewOption) (*Catalog, error) {
-	c := &Catalog{paredoes: map[string]*pipeline.Paredao{}, changed: make(chan struct{})}
+	c := &Catalog{paredoes: map[string]*pipeline.Paredao{}}
 	opts = append([]goka.ViewOption{goka.WithViewStorageBuilder(storage.MemoryBuilder())}, opts...)
 	opts = append(opts, goka.WithViewCallback(c.update))
 	v, err := goka.NewView(brokers, pipeline.CatalogTable, new(pipeline.ParedaoCodec), opts...)
@@ -56,8 +55,6 @@ func (c *Catalog) update(ctx goka.UpdateContext, s storage.Storage, key string, 
 	} else {
 		c.paredoes[key] = p
 	}
-	close(c.changed)
-	c.changed = make(chan struct{})
 	c.mu.Unlock()
 	return goka.DefaultUpdate(ctx, s, key, value)
 }
@@ -84,11 +81,4 @@ func (c *Catalog) List() []*pipeline.Paredao {
 		return strings.Compare(a.ID, b.ID)
 	})
 	return out
-}
-
-// Changed returns a channel closed at the next change of the catalog.
-func (c *Catalog) Changed() <-chan struct{} {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.changed
 }

@@ -23,7 +23,6 @@ type Standings struct {
 	mu        sync.RWMutex
 	keys      map[string]*keyState        // tally key → last value
 	totals    map[string]map[string]int64 // paredão → participant → votes
-	version   map[string]uint64           // paredão → bumps on every change
 	lastFresh time.Time
 	changed   chan struct{}
 }
@@ -39,7 +38,6 @@ func NewStandings(brokers []string, opts ...goka.ViewOption) (*Standings, error)
 		now:     time.Now,
 		keys:    map[string]*keyState{},
 		totals:  map[string]map[string]int64{},
-		version: map[string]uint64{},
 		changed: make(chan struct{}),
 	}
 	opts = append([]goka.ViewOption{goka.WithViewStorageBuilder(storage.MemoryBuilder())}, opts...)
@@ -107,7 +105,6 @@ func (s *Standings) add(paredao, participant string, n int64) {
 		s.totals[paredao] = t
 	}
 	t[participant] += n
-	s.version[paredao]++
 }
 
 // Snapshot returns the standings of a paredão. AsOf is now while the view
@@ -116,7 +113,7 @@ func (s *Standings) Snapshot(paredaoID string) pipeline.Standings {
 	asOf := s.asOf()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	snap := pipeline.Standings{Totals: make(map[string]int64, len(s.totals[paredaoID])), AsOf: asOf, Version: s.version[paredaoID]}
+	snap := pipeline.Standings{Totals: make(map[string]int64, len(s.totals[paredaoID])), AsOf: asOf}
 	for p, n := range s.totals[paredaoID] {
 		snap.Totals[p] = n
 		snap.Total += n

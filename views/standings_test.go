@@ -10,7 +10,7 @@ import (
 func newTestStandings() *Standings {
 	return &Standings{
 		now: time.Now, keys: map[string]*keyState{}, totals: map[string]map[string]int64{},
-		version: map[string]uint64{}, changed: make(chan struct{}),
+		changed: make(chan struct{}),
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,13 +25,16 @@ type check struct {
 // newRegistry is the process's Prometheus registry, with Go and process metrics.
 func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), taskRestarts)
 	return reg
 }
 
-// adminHandler serves /healthz, /readyz, /metrics and /debug/pprof on the
-// internal listener only.
-func adminHandler(reg *prometheus.Registry, checks func() []check) http.Handler {
+// adminHandler serves /healthz, /readyz, /metrics and, with withPprof,
+// /debug/pprof on the internal listener only. pprof is off unless asked for
+// (--pprof): whoever reaches the admin port (in Kubernetes, every pod of the
+// namespace) could otherwise read the process's memory profile and command
+// line, and load a core with CPU profiles and traces.
+func adminHandler(reg *prometheus.Registry, checks func() []check, withPprof bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
@@ -53,19 +57,29 @@ func adminHandler(reg *prometheus.Registry, checks func() []check) http.Handler 
 		w.Write(lines)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 
 // serve runs srv on addr until ctx ends, then shuts it down gracefully.
-func serve(ctx context.Context, srv *http.Server, addr string, log *slog.Logger, shutdownTimeout time.Duration) error {
+// wrap, if not nil, wraps the listener (the public one's connection budget).
+func serve(ctx context.Context, srv *http.Server, addr string, wrap func(net.Listener) net.Listener, log *slog.Logger, shutdownTimeout time.Duration) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", addr, err)
+		err = fmt.Errorf("listen %s: %w", addr, err)
+		if errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EADDRNOTAVAIL) {
+			return permanent(err) // a configuration that cannot work
+		}
+		return err // EMFILE and the like: run again
+	}
+	if wrap != nil {
+		ln = wrap(ln)
 	}
 	log.Info("listening", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
@@ -86,9 +100,9 @@ func serve(ctx context.Context, srv *http.Server, addr string, log *slog.Logger,
 	return nil
 }
 
-func newAdminServer(reg *prometheus.Registry, checks func() []check, log *slog.Logger) *http.Server {
+func newAdminServer(cfg *Config, reg *prometheus.Registry, checks func() []check, log *slog.Logger) *http.Server {
 	return &http.Server{
-		Handler:           adminHandler(reg, checks),
+		Handler:           adminHandler(reg, checks, cfg.Pprof),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -97,7 +111,7 @@ func newAdminServer(reg *prometheus.Registry, checks func() []check, log *slog.L
 
 // adminTask serves the admin listener until ctx ends.
 func adminTask(cfg *Config, admin *http.Server, log *slog.Logger) task {
-	return task{"admin server", func(ctx context.Context) error {
-		return serve(ctx, admin, cfg.AdminAddr, log.With("component", "admin"), cfg.ShutdownTimeout)
+	return task{name: "admin server", run: func(ctx context.Context) error {
+		return serve(ctx, admin, cfg.AdminAddr, nil, log.With("component", "admin"), cfg.ShutdownTimeout)
 	}}
 }

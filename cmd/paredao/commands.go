@@ -24,10 +24,9 @@ func runAll(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer
 			return err
 		}
 	}
-	if cfg.ProductionToken == "" {
-		if cfg.ProductionToken, err = keptSecret(filepath.Join(cfg.DataDir, "production-token")); err != nil {
-			return err
-		}
+	tokenFile, err := keepProductionToken(cfg)
+	if err != nil {
+		return err
 	}
 	if cfg.Embedded() {
 		c, err := startBroker(cfg, log.With("component", "broker"))
@@ -65,19 +64,45 @@ func runAll(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer
 	checks := func() []check {
 		return append(append(append(procs.checks(), web.checks()...), sink.checks()...), storeCheck(store))
 	}
-	admin := newAdminServer(reg, checks, log)
+	admin := newAdminServer(cfg, reg, checks, log)
 
-	host := cfg.HTTPAddr
-	if strings.HasPrefix(host, ":") {
-		host = "localhost" + host
-	}
-	fmt.Fprintf(stdout, "Paredão is running.\n  voter page:       http://%s/\n  production page:  http://%s/production\n  production token: %s\n  admin:            http://%s/metrics\n",
-		host, host, cfg.ProductionToken, cfg.AdminAddr)
+	fmt.Fprint(stdout, banner(cfg, tokenFile))
 
 	return runLayers(ctx, log,
 		[]task{web.serveTask(), adminTask(cfg, admin, log)},
 		append(append(append(procs.tasks(), web.viewTasks()...), web.seedTask()), sink.tasks()...),
 	)
+}
+
+// keepProductionToken gives run a production token when the operator set
+// none: generated on first use and kept in the data dir. It returns the file
+// that keeps it, "" for a token the operator set.
+func keepProductionToken(cfg *Config) (file string, err error) {
+	if cfg.ProductionToken != "" {
+		return "", nil
+	}
+	file = filepath.Join(cfg.DataDir, "production-token")
+	if cfg.ProductionToken, err = keptSecret(file); err != nil {
+		return "", err
+	}
+	return file, nil
+}
+
+// banner is what `paredao run` prints once it starts. The production token
+// is shown only when run generated it (tokenFile, in the data dir, keeps it):
+// the operator has no other way to learn it. A token the operator set is not
+// repeated to the terminal and whatever collects its output.
+func banner(cfg *Config, tokenFile string) string {
+	host := cfg.HTTPAddr
+	if strings.HasPrefix(host, ":") {
+		host = "localhost" + host
+	}
+	token := "set by PAREDAO_PRODUCTION_TOKEN (--production-token), not shown"
+	if tokenFile != "" {
+		token = cfg.ProductionToken + " (generated, kept in " + tokenFile + ")"
+	}
+	return fmt.Sprintf("Paredão is running.\n  voter page:       http://%s/\n  production page:  http://%s/production\n  production token: %s\n  admin:            http://%s/metrics\n",
+		host, host, token, cfg.AdminAddr)
 }
 
 // runBroker is `paredao broker`: the embedded broker alone, with the admin
@@ -96,8 +121,9 @@ func runBroker(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	reg := newRegistry()
-	admin := newAdminServer(reg, func() []check {
-		return []check{{"broker", func(context.Context) error { return nil }}}
+	reg.MustRegister(newDiskCollector(cfg.DataDir))
+	admin := newAdminServer(cfg, reg, func() []check {
+		return []check{{"broker", func(context.Context) error { return nil }}, diskCheck(cfg.DataDir)}
 	}, log)
 	return runLayers(ctx, log, []task{adminTask(cfg, admin, log)})
 }
@@ -118,7 +144,7 @@ func runWeb(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	admin := newAdminServer(reg, func() []check { return append(web.checks(), storeCheck(store)) }, log)
+	admin := newAdminServer(cfg, reg, func() []check { return append(web.checks(), storeCheck(store)) }, log)
 	return runLayers(ctx, log,
 		[]task{web.serveTask(), adminTask(cfg, admin, log)},
 		append(web.viewTasks(), web.seedTask()),
@@ -137,7 +163,7 @@ func runProcess(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	reg.MustRegister(newLagCollector(procs.groups...))
-	admin := newAdminServer(reg, procs.checks, log)
+	admin := newAdminServer(cfg, reg, procs.checks, log)
 	return runLayers(ctx, log,
 		[]task{adminTask(cfg, admin, log)},
 		procs.tasks(),

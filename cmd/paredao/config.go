@@ -30,19 +30,27 @@ type Config struct {
 	PowMaxNumber    int64
 	VotesPerMinute  int
 	AddressPerMin   int
+	AddressCookies  int // new voter cookies per client address per minute; 0 = no cap
 	Window          time.Duration
 	Grace           time.Duration
 	LateHorizon     time.Duration
 	RollupAfter     time.Duration
+	DailyRollup     time.Duration // hourly rows older than this are folded into UTC days; 0 = never
 	Partitions      int
 	Replication     int
+	VotesRetention  time.Duration // of the votes stream; 0 = forever
 	Seed            string
 	TrustedProxies  []netip.Prefix
+	CookieSecure    string // auto, always or never
+	Pprof           bool   // /debug/pprof on the admin listener
 	EmitTimeout     time.Duration
 	CloseLead       time.Duration
 	Groups          []string
 	LogLevel        string
 	ShutdownTimeout time.Duration
+	MaxConnections  int // public connections; 0 = from the open-files limit
+	MaxStreams      int // results streams open at once; 0 = a quarter of the connections
+	AddressStreams  int // results streams per client address; 0 = no cap
 
 	finish   func() error // converts the parsed flag strings
 	embedded bool         // no Kafka brokers configured: the embedded broker
@@ -76,30 +84,42 @@ func (cfg *Config) bind(fs *flag.FlagSet, command string, env func(string) strin
 	var powMax, perMin, addrPerMin, partitions, replication, brokerCount string
 	var window, grace, horizon, rollup, emitTimeout, closeLead, shutdown string
 	str(&cfg.HTTPAddr, "http-addr", ":8080", "public listener (pages and API)")
-	str(&cfg.AdminAddr, "admin-addr", "127.0.0.1:9090", "internal listener: /metrics, /debug/pprof, /healthz, /readyz")
+	str(&cfg.AdminAddr, "admin-addr", "127.0.0.1:9090", "internal listener: /metrics, /healthz, /readyz (and /debug/pprof with --pprof)")
+	var addrCookies, pprofOn string
+	str(&pprofOn, "pprof", "false", "serve /debug/pprof on the admin listener (anyone who reaches it can profile the process)")
 	str(&cfg.DataDir, "data-dir", "./data", "embedded broker log, processor state, embedded SQL file")
 	str(&brokers, "kafka-brokers", "", "comma-separated Kafka brokers; empty means the embedded broker")
 	str(&cfg.BrokerAddr, "broker-addr", "127.0.0.1:9092", "where the embedded broker listens (run and broker); broker i of --broker-count listens on port+i")
 	str(&brokerCount, "broker-count", "1", "brokers in the embedded cluster (run and broker), e.g. 3 to run as a real cluster would")
 	str(&cfg.DatabaseURL, "database-url", "", "postgres://… for PostgreSQL, sqlite:PATH for the embedded store (default sqlite:<data dir>/paredao.db)")
 	str(&cfg.Secret, "secret", "", "key for signing challenges and voter cookies (≥ 32 bytes); run generates one in the data dir")
-	str(&cfg.ProductionToken, "production-token", "", "bearer token of the production API; run generates and prints one")
+	str(&cfg.ProductionToken, "production-token", "", "bearer token of the production API; run generates one when unset, keeps it in the data dir and prints it")
 	str(&powMax, "pow-max-number", "100000", "proof-of-work difficulty (ALTCHA maxnumber)")
 	str(&perMin, "votes-per-minute", "10", "per-voter cap; 0 = unlimited")
 	str(&addrPerMin, "address-votes-per-minute", "6000", "per-address ceiling on votes (challenges: twice that); 0 = unlimited")
+	str(&addrCookies, "address-cookies-per-minute", "600", "new voter cookies per client address per minute (carrier NATs share addresses); 0 = no cap")
 	str(&window, "window", "1m", "tumbling window size")
 	str(&grace, "grace", "5s", "how long after its end a window is sent to the sink")
 	str(&horizon, "late-horizon", "15m", "how long after its end a window stays open for late votes")
 	str(&rollup, "rollup-after", "48h", "minute rows older than this are folded into hourly rows (0: never); keep it well above the late horizon")
+	var dailyRollup string
+	str(&dailyRollup, "daily-rollup-after", "720h", "hourly rows older than this are folded into UTC days (0: never); above --rollup-after")
 	str(&partitions, "partitions", "12", "partitions of the topics it creates")
 	str(&replication, "replication", "", "replication factor of the topics it creates (default 1 on the embedded broker, 3 otherwise)")
+	var votesRetention string
+	str(&votesRetention, "votes-retention", "720h", "how long the votes stream keeps the raw votes (the log a recount reads); 0 = forever")
 	str(&cfg.Seed, "seed", "", "JSON file of paredões to create at start-up when the catalog is empty (default: the demo paredão)")
-	str(&proxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is believed")
+	str(&proxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For and X-Forwarded-Proto are believed")
+	str(&cfg.CookieSecure, "cookie-secure", "auto", "voter cookie Secure: auto (over TLS, or X-Forwarded-Proto: https from a trusted proxy), always or never")
 	str(&emitTimeout, "emit-timeout", "3s", "how long a vote waits for Kafka's acknowledgement before 503")
 	str(&closeLead, "close-lead", "1s", "how far ahead 'close now' takes effect so every web replica knows first")
 	str(&groups, "groups", "guard,tally", "processor groups to run (process)")
 	str(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	str(&shutdown, "shutdown-timeout", "20s", "how long a graceful stop may take")
+	var maxConns, maxStreams, addrStreams string
+	str(&maxConns, "max-connections", "0", "public connections held at once (idle ones closed first near it, new ones answered 503 at it); 0 = the open-files limit less a reserve")
+	str(&maxStreams, "max-streams", "0", "live results streams (SSE) at once; 0 = a quarter of the connections")
+	str(&addrStreams, "address-streams", "64", "live results streams per client address; 0 = no cap")
 	cfg.Command = command
 	cfg.finish = func() error {
 		var errs []error
@@ -122,6 +142,17 @@ func (cfg *Config) bind(fs *flag.FlagSet, command string, env func(string) strin
 		cfg.PowMaxNumber = int64(pm)
 		num("votes-per-minute", perMin, &cfg.VotesPerMinute)
 		num("address-votes-per-minute", addrPerMin, &cfg.AddressPerMin)
+		num("address-cookies-per-minute", addrCookies, &cfg.AddressCookies)
+		if b, err := strconv.ParseBool(pprofOn); err == nil {
+			cfg.Pprof = b
+		} else {
+			errs = append(errs, fmt.Errorf("--pprof: %q is not true or false", pprofOn))
+		}
+		switch cfg.CookieSecure {
+		case "auto", "always", "never":
+		default:
+			errs = append(errs, fmt.Errorf("--cookie-secure: %q is not auto, always or never", cfg.CookieSecure))
+		}
 		num("partitions", partitions, &cfg.Partitions)
 		num("broker-count", brokerCount, &cfg.BrokerCount)
 		if replication != "" {
@@ -131,9 +162,14 @@ func (cfg *Config) bind(fs *flag.FlagSet, command string, env func(string) strin
 		dur("grace", grace, &cfg.Grace)
 		dur("late-horizon", horizon, &cfg.LateHorizon)
 		dur("rollup-after", rollup, &cfg.RollupAfter)
+		dur("daily-rollup-after", dailyRollup, &cfg.DailyRollup)
 		dur("emit-timeout", emitTimeout, &cfg.EmitTimeout)
 		dur("close-lead", closeLead, &cfg.CloseLead)
 		dur("shutdown-timeout", shutdown, &cfg.ShutdownTimeout)
+		dur("votes-retention", votesRetention, &cfg.VotesRetention)
+		num("max-connections", maxConns, &cfg.MaxConnections)
+		num("max-streams", maxStreams, &cfg.MaxStreams)
+		num("address-streams", addrStreams, &cfg.AddressStreams)
 		cfg.KafkaBrokers = splitList(brokers)
 		cfg.Groups = splitList(groups)
 		for _, s := range splitList(proxies) {
@@ -210,6 +246,10 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, errors.New("--emit-timeout: must be positive"))
 	case cfg.RollupAfter > 0 && cfg.RollupAfter < cfg.LateHorizon+cfg.Window+cfg.Grace+time.Hour:
 		errs = append(errs, errors.New("--rollup-after: must exceed the late horizon, window and grace by an hour at least"))
+	case cfg.DailyRollup > 0 && cfg.DailyRollup <= cfg.RollupAfter:
+		errs = append(errs, fmt.Errorf("--daily-rollup-after %s: must be above --rollup-after %s (hours fold into days after minutes fold into hours), or 0", cfg.DailyRollup, cfg.RollupAfter))
+	case cfg.DailyRollup > 0 && cfg.DailyRollup < cfg.LateHorizon+cfg.Window+cfg.Grace+time.Hour:
+		errs = append(errs, errors.New("--daily-rollup-after: must exceed the late horizon, window and grace by an hour at least"))
 	}
 	needsSecret := cfg.Command == "web"
 	if needsSecret && len(cfg.Secret) < 32 {

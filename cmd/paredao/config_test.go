@@ -54,6 +54,20 @@ func TestLoadConfig(t *testing.T) {
 		{"bad proxy", "web", []string{"--trusted-proxies", "10.0.0.1"}, map[string]string{"PAREDAO_SECRET": secret, "PAREDAO_PRODUCTION_TOKEN": "t"}, "CIDR", nil},
 		{"rollup below horizon", "run", []string{"--rollup-after", "10m"}, nil, "--rollup-after", nil},
 		{"stray argument", "run", []string{"extra"}, nil, "unexpected", nil},
+		{"pprof, cookie and new-voter defaults", "run", nil, nil, "", func(t *testing.T, c *Config) {
+			if c.Pprof || c.CookieSecure != "auto" || c.AddressCookies != 600 {
+				t.Fatalf("pprof %v, cookie secure %q, address cookies %d", c.Pprof, c.CookieSecure, c.AddressCookies)
+			}
+		}},
+		{"pprof, cookie and new-voter settings", "web", []string{"--cookie-secure", "always"}, map[string]string{"PAREDAO_SECRET": secret, "PAREDAO_PRODUCTION_TOKEN": "t",
+			"PAREDAO_PPROF": "true", "PAREDAO_COOKIE_SECURE": "never", "PAREDAO_ADDRESS_COOKIES_PER_MINUTE": "0"}, "", func(t *testing.T, c *Config) {
+			if !c.Pprof || c.CookieSecure != "always" || c.AddressCookies != 0 {
+				t.Fatalf("pprof %v, cookie secure %q, address cookies %d", c.Pprof, c.CookieSecure, c.AddressCookies)
+			}
+		}},
+		{"bad pprof", "run", nil, map[string]string{"PAREDAO_PPROF": "maybe"}, "--pprof", nil},
+		{"bad cookie secure", "run", []string{"--cookie-secure", "sometimes"}, nil, "--cookie-secure", nil},
+		{"bad address cookies", "run", []string{"--address-cookies-per-minute", "-1"}, nil, "--address-cookies-per-minute", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

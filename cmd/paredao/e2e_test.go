@@ -63,6 +63,14 @@ type proc struct {
 // start runs `paredao args...` with env on free ports and waits for /readyz.
 func start(t *testing.T, env map[string]string, args ...string) *proc {
 	t.Helper()
+	return startArgv(t, env, append([]string{binary}, args...))
+}
+
+// startArgv runs argv (the binary, maybe behind a wrapper such as prlimit)
+// with env on free ports and waits for /readyz.
+func startArgv(t *testing.T, env map[string]string, argv []string) *proc {
+	t.Helper()
+	args := argv[1:]
 	p := &proc{t: t, stdout: &strings.Builder{}, done: make(chan error, 1)}
 	if env["PAREDAO_HTTP_ADDR"] == "" {
 		env["PAREDAO_HTTP_ADDR"] = freeAddr(t)
@@ -72,7 +80,7 @@ func start(t *testing.T, env map[string]string, args ...string) *proc {
 	}
 	p.http = "http://" + env["PAREDAO_HTTP_ADDR"]
 	p.admin = "http://" + env["PAREDAO_ADMIN_ADDR"]
-	p.cmd = exec.Command(binary, args...)
+	p.cmd = exec.Command(argv[0], args...)
 	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for k, v := range env {
 		p.cmd.Env = append(p.cmd.Env, k+"="+v)

@@ -421,15 +421,17 @@ func newFaultCluster(t *testing.T, dbURL string) *faultCluster {
 		"PAREDAO_GRACE":            faultGrace.String(),
 		"PAREDAO_LATE_HORIZON":     faultHorizon.String(),
 		"PAREDAO_ROLLUP_AFTER":     "0",
+		"PAREDAO_PPROF":            "true", // dumpGoroutines reads /debug/pprof
 		// No per-voter or per-address caps: every vote comes from loopback,
 		// and a retried vote must never meet a 429 (a refusal after an
 		// attempt that may have been written is an outcome the client
-		// cannot reconcile).
-		"PAREDAO_VOTES_PER_MINUTE":         "0",
-		"PAREDAO_ADDRESS_VOTES_PER_MINUTE": "0",
-		"PAREDAO_EMIT_TIMEOUT":             "3s",
-		"PAREDAO_LOG_LEVEL":                "info",
-		"PAREDAO_SHUTDOWN_TIMEOUT":         "5s",
+		// cannot reconcile). The load mints a new voter every 5 votes.
+		"PAREDAO_VOTES_PER_MINUTE":           "0",
+		"PAREDAO_ADDRESS_VOTES_PER_MINUTE":   "0",
+		"PAREDAO_ADDRESS_COOKIES_PER_MINUTE": "0",
+		"PAREDAO_EMIT_TIMEOUT":               "3s",
+		"PAREDAO_LOG_LEVEL":                  "info",
+		"PAREDAO_SHUTDOWN_TIMEOUT":           "5s",
 	}
 	return fc
 }

@@ -6,18 +6,49 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // task is one long-lived part of a process.
 type task struct {
 	name string
 	run  func(ctx context.Context) error
+	// once: a failure is reported and the task is not run again (a goka
+	// view closes itself when its Run returns; it reconnects by itself
+	// while it runs). Other tasks are run again after a failure.
+	once bool
 }
 
-// runLayers runs tasks in layers and stops them in order: when ctx ends or
-// any task fails, layer 0 is stopped and waited for, then layer 1, and so on.
-// Web servers go in the first layer, processors after them, the broker last:
-// in-flight votes drain to Kafka before anything below them stops.
+// permanentError ends the process: a configuration that cannot work (an
+// address taken at start-up), never a resource that ran out.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+func permanent(err error) error { return permanentError{err} }
+
+// taskRestarts counts the tasks run again after a failure.
+var taskRestarts = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "paredao_task_restarts_total",
+	Help: "Long-lived tasks run again after a failure (a resource that ran out, Kafka away), by task.",
+}, []string{"task"})
+
+// restartBackoff is the wait before a failed task runs again: 1 s doubling
+// to 15 s, back to 1 s after a minute of running.
+var (
+	restartBackoffMin = time.Second
+	restartBackoffMax = 15 * time.Second
+)
+
+// runLayers runs tasks in layers and stops them in order: when ctx ends or a
+// task fails permanently, layer 0 is stopped and waited for, then layer 1,
+// and so on. Web servers go in the first layer, processors after them, the
+// broker last: in-flight votes drain to Kafka before anything below them
+// stops. A task that fails otherwise (a file, the disk, Kafka) is logged and
+// run again with a backoff: a resource running out never ends the process.
 func runLayers(ctx context.Context, log *slog.Logger, layers ...[]task) error {
 	failed := make(chan struct{})
 	var once sync.Once
@@ -36,8 +67,8 @@ func runLayers(ctx context.Context, log *slog.Logger, layers ...[]task) error {
 			l.wg.Add(1)
 			go func() {
 				defer l.wg.Done()
-				err := t.run(lctx)
-				if err != nil && !errors.Is(err, context.Canceled) {
+				err := runTask(lctx, log, t)
+				if err != nil {
 					log.Error("task failed", "task", t.name, "err", err)
 					mu.Lock()
 					errs = append(errs, fmt.Errorf("%s: %w", t.name, err))
@@ -57,4 +88,34 @@ func runLayers(ctx context.Context, log *slog.Logger, layers ...[]task) error {
 		l.wg.Wait()
 	}
 	return errors.Join(errs...)
+}
+
+// runTask runs t until it is done or ctx ends, again after each failure
+// that is not permanent; it returns only a permanent failure.
+func runTask(ctx context.Context, log *slog.Logger, t task) error {
+	backoff := restartBackoffMin
+	for {
+		started := time.Now()
+		err := t.run(ctx)
+		switch {
+		case ctx.Err() != nil, err == nil: // stopped, or done (the seed)
+			return nil
+		case errors.As(err, new(permanentError)):
+			return err
+		case t.once:
+			log.Error("task failed; not run again: this process reports it not ready", "task", t.name, "err", err)
+			return nil
+		}
+		if time.Since(started) > time.Minute {
+			backoff = restartBackoffMin
+		}
+		taskRestarts.WithLabelValues(t.name).Inc()
+		log.Warn("task failed, running it again", "task", t.name, "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, restartBackoffMax)
+	}
 }

@@ -47,7 +47,9 @@ func TestPipelineCountsExactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- runLayers(ctx, log, append(procs.tasks(), task{"standings", standings.Run})) }()
+	go func() {
+		done <- runLayers(ctx, log, append(procs.tasks(), task{name: "standings", run: standings.Run}))
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -39,6 +39,9 @@ func groupOptions(k *stream.Kafka, s *stream.Supervisor, commits *stream.Commits
 func newProcessorTier(cfg *Config, k *stream.Kafka, reg prometheus.Registerer, log *slog.Logger) (*processorTier, error) {
 	t := &processorTier{cfg: cfg, log: log.With("component", "processors")}
 	m := processors.NewMetrics(reg)
+	if reg != nil {
+		reg.MustRegister(newDiskCollector(cfg.DataDir))
+	}
 	for _, g := range cfg.Groups {
 		s := &stream.Supervisor{Name: g, Dir: filepath.Join(cfg.DataDir, "state", g), Log: t.log.With("group", g)}
 		commits := stream.NewCommits()
@@ -76,9 +79,9 @@ func newProcessorTier(cfg *Config, k *stream.Kafka, reg prometheus.Registerer, l
 func (t *processorTier) tasks() []task {
 	var out []task
 	for _, s := range t.groups {
-		out = append(out, task{"processor " + s.Name, s.Run})
+		out = append(out, task{name: "processor " + s.Name, run: s.Run})
 		if s.Name == "tally" {
-			out = append(out, task{"window closer", func(ctx context.Context) error {
+			out = append(out, task{name: "window closer", run: func(ctx context.Context) error {
 				return closeWindowsEvery(ctx, s, time.Second, t.log)
 			}})
 		}
@@ -126,6 +129,7 @@ func (t *processorTier) checks() []check {
 	for _, s := range t.groups {
 		out = append(out, check{"processor " + s.Name, recovered(s.Recovered)})
 	}
+	out = append(out, diskCheck(t.cfg.DataDir)) // local state (and in `run` the broker and SQLite)
 	slices.SortFunc(out, func(a, b check) int {
 		if a.name < b.name {
 			return -1

@@ -46,31 +46,31 @@ func newSinkTier(ctx context.Context, cfg *Config, k *stream.Kafka, reg promethe
 		return nil, fmt.Errorf("sink processor: %w", err)
 	}
 	proc := &stream.Supervisor{Name: "sink", Build: build, Log: log}
+	if reg != nil && cfg.Command == "sink" { // in `run` the processor tier reports the data dir
+		reg.MustRegister(newDiskCollector(cfg.DataDir))
+	}
 	return &sinkTier{cfg: cfg, log: log, store: store, proc: proc}, nil
 }
 
 func (s *sinkTier) tasks() []task {
 	return []task{
-		{"sink", s.proc.Run},
-		{"roll-up", s.rollUpEvery},
+		{name: "sink", run: s.proc.Run},
+		{name: "roll-up", run: s.rollUpEvery},
 	}
 }
 
-// rollUpEvery folds minute rows older than RollupAfter into hourly rows.
+// rollUpEvery folds, every 10 minutes, minute rows older than RollupAfter
+// into hourly rows, then hourly rows older than DailyRollup into UTC days
+// (either 0: that fold never runs). A fold that fails is logged and tried
+// again at the next tick; it commits nothing unfolded.
 func (s *sinkTier) rollUpEvery(ctx context.Context) error {
-	if s.cfg.RollupAfter <= 0 {
+	if s.cfg.RollupAfter <= 0 && s.cfg.DailyRollup <= 0 {
 		return nil
 	}
 	tick := time.NewTicker(10 * time.Minute)
 	defer tick.Stop()
 	for {
-		n, err := s.store.RollUp(ctx, time.Now().Add(-s.cfg.RollupAfter))
-		switch {
-		case err != nil && ctx.Err() == nil:
-			s.log.Warn("roll-up failed", "err", err)
-		case n > 0:
-			s.log.Info("rolled up minute rows into hours", "rows", n)
-		}
+		rollUpOnce(ctx, s.store, s.cfg.RollupAfter, s.cfg.DailyRollup, time.Now(), s.log)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -79,8 +79,35 @@ func (s *sinkTier) rollUpEvery(ctx context.Context) error {
 	}
 }
 
+// rollUpOnce runs both folds at now: hours first, so that the daily fold
+// finds the minutes of its days folded already.
+func rollUpOnce(ctx context.Context, store sink.Store, hoursAfter, daysAfter time.Duration, now time.Time, log *slog.Logger) {
+	if hoursAfter > 0 {
+		n, err := store.RollUp(ctx, now.Add(-hoursAfter))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("roll-up failed", "err", err)
+		case n > 0:
+			log.Info("rolled up minute rows into hours", "rows", n)
+		}
+	}
+	if daysAfter > 0 {
+		n, err := store.RollUpDays(ctx, now.Add(-daysAfter))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("daily roll-up failed", "err", err)
+		case n > 0:
+			log.Info("rolled up hourly rows into days", "rows", n)
+		}
+	}
+}
+
 func (s *sinkTier) checks() []check {
-	return []check{{"sink processor", recovered(s.proc.Recovered)}}
+	out := []check{{"sink processor", recovered(s.proc.Recovered)}}
+	if s.cfg.Command == "sink" { // in `run` the processor tier checks the data dir
+		out = append(out, diskCheck(s.cfg.DataDir))
+	}
+	return out
 }
 
 func storeCheck(store sink.Store) check {
@@ -104,7 +131,7 @@ func runSink(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	reg.MustRegister(newLagCollector(s.proc))
-	admin := newAdminServer(reg, func() []check { return append(s.checks(), storeCheck(store)) }, log)
+	admin := newAdminServer(cfg, reg, func() []check { return append(s.checks(), storeCheck(store)) }, log)
 	return runLayers(ctx, log,
 		[]task{adminTask(cfg, admin, log)},
 		s.tasks(),

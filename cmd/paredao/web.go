@@ -28,6 +28,7 @@ type webTier struct {
 	votes     *goka.Emitter
 	paredoes  *goka.Emitter
 	server    *http.Server
+	conns     *phttp.ConnLimiter
 	seeded    atomic.Bool // the catalog holds the seed (or held paredões already)
 }
 
@@ -47,6 +48,11 @@ func newWebTier(cfg *Config, k *stream.Kafka, reg prometheus.Registerer, log *sl
 	if w.paredoes, err = goka.NewEmitter(cfg.KafkaBrokers, goka.Stream(pipeline.CatalogTable), new(pipeline.ParedaoCodec), k.EmitterOptions()...); err != nil {
 		return nil, fmt.Errorf("catalog emitter: %w", err)
 	}
+	w.conns = phttp.NewConnLimiter(connectionBudget(cfg.MaxConnections, log), reg, log)
+	maxStreams := cfg.MaxStreams
+	if maxStreams == 0 {
+		maxStreams = max(w.conns.Max()/4, 1)
+	}
 	handler, err := phttp.NewServer(phttp.Config{
 		Secret:          []byte(cfg.Secret),
 		ProductionToken: cfg.ProductionToken,
@@ -54,8 +60,12 @@ func newWebTier(cfg *Config, k *stream.Kafka, reg prometheus.Registerer, log *sl
 		VotesPerMinute:  cfg.VotesPerMinute,
 		AddressPerMin:   cfg.AddressPerMin,
 		TrustedProxies:  cfg.TrustedProxies,
+		CookieSecure:    phttp.CookieSecure(cfg.CookieSecure),
+		AddressCookies:  cfg.AddressCookies,
 		EmitTimeout:     cfg.EmitTimeout,
 		CloseLead:       cfg.CloseLead,
+		MaxStreams:      maxStreams,
+		AddressStreams:  cfg.AddressStreams,
 		Report:          phttp.ReportConfig{Window: cfg.Window, Grace: cfg.Grace, Horizon: cfg.LateHorizon},
 	}, phttp.Deps{
 		Catalog:   w.catalog,
@@ -71,6 +81,7 @@ func newWebTier(cfg *Config, k *stream.Kafka, reg prometheus.Registerer, log *sl
 		return nil, err
 	}
 	if reg != nil {
+		reg.MustRegister(handler.Collectors()...)
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "paredao_views_standings_age_seconds",
 			Help: "How old the standings this replica serves are (0 while its view follows Kafka).",
@@ -84,6 +95,7 @@ func newWebTier(cfg *Config, k *stream.Kafka, reg prometheus.Registerer, log *sl
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ConnState:         w.conns.ConnState,
 	}
 	return w, nil
 }
@@ -91,15 +103,15 @@ func newWebTier(cfg *Config, k *stream.Kafka, reg prometheus.Registerer, log *sl
 // viewTasks follow the catalog and tally's table.
 func (w *webTier) viewTasks() []task {
 	return []task{
-		{"catalog view", w.catalog.Run},
-		{"standings view", w.standings.Run},
+		{name: "catalog view", run: w.catalog.Run, once: true},
+		{name: "standings view", run: w.standings.Run, once: true},
 	}
 }
 
 // serveTask serves HTTP until ctx ends, then drains in-flight votes to Kafka.
 func (w *webTier) serveTask() task {
-	return task{"web server", func(ctx context.Context) error {
-		err := serve(ctx, w.server, w.cfg.HTTPAddr, w.log, w.cfg.ShutdownTimeout)
+	return task{name: "web server", run: func(ctx context.Context) error {
+		err := serve(ctx, w.server, w.cfg.HTTPAddr, w.conns.Listener, w.log, w.cfg.ShutdownTimeout)
 		if ferr := w.votes.Finish(); ferr != nil && err == nil {
 			err = fmt.Errorf("finish vote emitter: %w", ferr)
 		}
@@ -129,7 +141,7 @@ func recovered(f func() bool) func(context.Context) error {
 
 // seedTask writes the seed paredões once the catalog recovered and holds none.
 func (w *webTier) seedTask() task {
-	return task{"seed", func(ctx context.Context) error {
+	return task{name: "seed", run: func(ctx context.Context) error {
 		for !w.catalog.Recovered() {
 			select {
 			case <-ctx.Done():
@@ -235,10 +247,7 @@ func await(ctx context.Context, e *goka.Emitter, key string, msg any) error {
 	p.Then(func(err error) { done <- err })
 	select {
 	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("kafka: %w", err)
-		}
-		return nil
+		return err // sarama's errors say "kafka: …" already
 	case <-ctx.Done():
 		return ctx.Err()
 	}

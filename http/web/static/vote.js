@@ -184,6 +184,10 @@
     vote(p, payload);
   });
 
+  // doubtful is the proof of work of a vote whose outcome is unknown (503 or
+  // no answer): sent again, a 409 challenge_used means it was recorded.
+  let doubtful = null;
+
   async function vote(p, payload) {
     clearTimeout(retryTimer);
     setBusy(true);
@@ -194,11 +198,15 @@
         method: "POST", body: { participantId: p.id, altcha: payload },
       });
       nextChallenge = res.nextChallenge || null;
+      doubtful = null;
       $("vote-status").textContent = "";
       showReceipt(res.receipt);
       showStandings(res.results);
     } catch (e) {
       $("vote-status").textContent = "";
+      const code = e.code || "network";
+      if (code === "challenge_used" && payload === doubtful) e = { code: "recorded" };
+      doubtful = code === "unavailable" || code === "network" ? payload : null;
       failed(e);
     } finally {
       setBusy(false);
@@ -214,9 +222,10 @@
       case "unavailable":
       case "network":
         $("vote-error").textContent = t("err." + code);
-        return; // the vote was not counted: the same proof of work may be sent again
+        return; // outcome unknown: the same proof of work may be sent again, it counts once
       case "invalid_challenge":
       case "challenge_used":
+      case "recorded":
         widget.reset();
         $("vote-error").textContent = t("err." + code);
         return;
@@ -298,6 +307,15 @@
       if (!$("panorama").hidden || s.status === "closed") showStandings(s);
       else standings = s;
     });
+    // A stream refused (503: the server holds all it can) is not retried by
+    // the browser: try again in 15 to 30 s; each vote's answer brings fresh
+    // standings meanwhile.
+    const mine = stream;
+    stream.onerror = () => {
+      if (mine.readyState !== EventSource.CLOSED || stream !== mine) return;
+      stream = null;
+      setTimeout(() => { if (stream === null && paredao) follow(); }, 15000 + Math.random() * 15000);
+    };
   }
 
   // showStandings shows s, or the newer standings the stream brought already.

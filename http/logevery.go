@@ -1,0 +1,29 @@
+package http
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// logEvery writes a failure that repeats per request (a vote Kafka did not
+// acknowledge) once every 5 s with how many there were, not once per
+// request: an audience would flood the log, and the disk it is on.
+type logEvery struct {
+	mu     sync.Mutex
+	last   time.Time
+	missed int
+}
+
+func (l *logEvery) note(log *slog.Logger, err error) {
+	l.mu.Lock()
+	l.missed++
+	if time.Since(l.last) < 5*time.Second {
+		l.mu.Unlock()
+		return
+	}
+	n := l.missed
+	l.missed, l.last = 0, time.Now()
+	l.mu.Unlock()
+	log.Warn("votes not acknowledged by Kafka (answered 503)", "votes", n, "last_err", err)
+}
