@@ -47,7 +47,7 @@ var customKinds = map[string][]string{
 	"kafka.strimzi.io/v1beta2": {"Kafka", "KafkaNodePool", "KafkaTopic"},
 	"postgresql.cnpg.io/v1":    {"Cluster"},
 	"keda.sh/v1alpha1":         {"ScaledObject"},
-	"monitoring.coreos.com/v1": {"PodMonitor"},
+	"monitoring.coreos.com/v1": {"PodMonitor", "PrometheusRule"},
 	"external-secrets.io/v1":   {"ExternalSecret"},
 }
 
