@@ -21,8 +21,11 @@ type WindowStore interface {
 	Shards(ctx context.Context, paredaoID string, from, to time.Time) ([]pipeline.ShardWindow, error)
 	// Late: late votes per (window, participant) in [from, to).
 	Late(ctx context.Context, paredaoID string, from, to time.Time) ([]pipeline.Count, error)
-	// Hours: votes per (hour, participant) over the windows starting before before.
-	Hours(ctx context.Context, paredaoID string, before time.Time) ([]pipeline.Count, error)
+	// HoursAndDays: from one snapshot, votes per (UTC hour, participant) and
+	// per (UTC day, participant) over the windows starting before before.
+	// The hours before hoursFrom were folded into days and are in days only
+	// (zero: no day is folded).
+	HoursAndDays(ctx context.Context, paredaoID string, before time.Time) (hours, days []pipeline.Count, hoursFrom time.Time, err error)
 	// Minutes: votes per (window, participant) in [from, to).
 	Minutes(ctx context.Context, paredaoID string, from, to time.Time) ([]pipeline.Count, error)
 }
@@ -56,17 +59,29 @@ type hourJSON struct {
 	Participants []bucketParticipant `json:"participants"`
 }
 
+type dayJSON struct {
+	Day          time.Time           `json:"day"`
+	Total        int64               `json:"total"`
+	Participants []bucketParticipant `json:"participants"`
+}
+
 type minuteJSON struct {
 	Minute       time.Time           `json:"minute"`
 	Total        int64               `json:"total"`
 	Participants []bucketParticipant `json:"participants"`
 }
 
+// reportJSON is the production report. Daily holds every vote; Hourly holds
+// the hours from HourlyFrom on: the hours before it were folded into days
+// (PAREDAO_DAILY_ROLLUP_AFTER) and are in Daily only. HourlyFrom is null
+// while every hour is kept.
 type reportJSON struct {
 	ParedaoID    string              `json:"paredaoId"`
 	Total        int64               `json:"total"`
 	Participants []reportParticipant `json:"participants"`
 	Hourly       []hourJSON          `json:"hourly"`
+	Daily        []dayJSON           `json:"daily"`
+	HourlyFrom   *time.Time          `json:"hourlyFrom"`
 	ExactUntil   time.Time           `json:"exactUntil"`
 	AsOf         time.Time           `json:"asOf"`
 }
@@ -125,43 +140,68 @@ func (s *Server) recent(ctx context.Context, id string, cut time.Time) (buckets,
 	return out, nil
 }
 
-// buildReport is the production report of p at now.
+// buildReport is the production report of p at now: per hour and per UTC
+// day, the final rows from SQL (cached) and the recent windows merged into
+// both. Totals are the days', which hold every vote; the hours hold them all
+// too unless days were folded (HourlyFrom).
 func (s *Server) buildReport(ctx context.Context, p *pipeline.Paredao, now time.Time) (reportJSON, error) {
 	cut, exactUntil := s.cuts(now)
-	hours, err := s.hours.get(ctx, s.deps.Windows, p.ID, cut, now)
+	final, err := s.hours.get(ctx, s.deps.Windows, p.ID, cut, now)
 	if err != nil {
-		return reportJSON{}, fmt.Errorf("report hours: %w", err)
+		return reportJSON{}, fmt.Errorf("report hours and days: %w", err)
 	}
 	recent, err := s.recent(ctx, p.ID, cut)
 	if err != nil {
 		return reportJSON{}, err
 	}
-	byHour := buckets{}
-	for _, r := range hours {
+	byHour, byDay := buckets{}, buckets{}
+	for _, r := range final.hours {
 		byHour.add(r.Start.UTC().Truncate(time.Hour), r.ParticipantID, r.Votes)
+	}
+	for _, r := range final.days {
+		byDay.add(r.Start.UTC().Truncate(24*time.Hour), r.ParticipantID, r.Votes)
 	}
 	for start, m := range recent {
 		for participant, n := range m {
 			byHour.add(start.Truncate(time.Hour), participant, n)
+			byDay.add(start.Truncate(24*time.Hour), participant, n)
 		}
 	}
-	rep := reportJSON{ParedaoID: p.ID, Hourly: []hourJSON{}, ExactUntil: exactUntil, AsOf: now.UTC()}
-	totals := map[string]int64{}
+	rep := reportJSON{ParedaoID: p.ID, Hourly: []hourJSON{}, Daily: []dayJSON{}, ExactUntil: exactUntil, AsOf: now.UTC()}
+	if !final.hoursFrom.IsZero() {
+		from := final.hoursFrom.UTC()
+		rep.HourlyFrom = &from
+	}
 	for _, h := range sortedTimes(byHour) {
-		row := hourJSON{Hour: h, Participants: make([]bucketParticipant, 0, len(p.Participants))}
-		for _, x := range p.Participants {
-			n := byHour[h][x.ID]
-			row.Participants = append(row.Participants, bucketParticipant{ID: x.ID, Votes: n})
-			row.Total += n
-			totals[x.ID] += n
+		total, participants := bucketRow(byHour[h], p)
+		rep.Hourly = append(rep.Hourly, hourJSON{Hour: h, Total: total, Participants: participants})
+	}
+	totals := map[string]int64{}
+	for _, d := range sortedTimes(byDay) {
+		total, participants := bucketRow(byDay[d], p)
+		rep.Daily = append(rep.Daily, dayJSON{Day: d, Total: total, Participants: participants})
+		for _, x := range participants {
+			totals[x.ID] += x.Votes
 		}
-		rep.Hourly = append(rep.Hourly, row)
-		rep.Total += row.Total
+		rep.Total += total
 	}
 	for _, x := range p.Participants {
 		rep.Participants = append(rep.Participants, reportParticipant{ID: x.ID, Name: x.Name, Votes: totals[x.ID]})
 	}
 	return rep, nil
+}
+
+// bucketRow is one hour's or day's votes of p's participants, in p's order,
+// and their total.
+func bucketRow(votes map[string]int64, p *pipeline.Paredao) (int64, []bucketParticipant) {
+	var total int64
+	out := make([]bucketParticipant, 0, len(p.Participants))
+	for _, x := range p.Participants {
+		n := votes[x.ID]
+		out = append(out, bucketParticipant{ID: x.ID, Votes: n})
+		total += n
+	}
+	return total, out
 }
 
 // buckets are votes per participant per window or hour start.
@@ -215,27 +255,61 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// reportCSV answers the report as CSV, per hour (by=hour, the default) or
+// per UTC day (by=day). Per hour, once days are folded, it answers 410
+// hours_folded rather than a file whose rows would not add up to the total.
 func (s *Server) reportCSV(w http.ResponseWriter, r *http.Request) {
+	by := r.URL.Query().Get("by")
+	switch by {
+	case "", "hour":
+		by = "hour"
+	case "day":
+	default:
+		writeError(w, s.deps.Log, invalidRequest("by must be hour or day"))
+		return
+	}
 	p, rep := s.reportOf(w, r)
 	if rep == nil {
 		return
 	}
+	if by == "hour" && rep.HourlyFrom != nil {
+		writeError(w, s.deps.Log, errorf(http.StatusGone, "hours_folded",
+			"the hours before "+rep.HourlyFrom.Format(time.RFC3339)+" were folded into days (PAREDAO_DAILY_ROLLUP_AFTER); ask report.csv?by=day"))
+		return
+	}
+	type csvRow struct {
+		start        time.Time
+		total        int64
+		participants []bucketParticipant
+	}
+	var rows []csvRow
+	if by == "hour" {
+		for _, h := range rep.Hourly {
+			rows = append(rows, csvRow{h.Hour, h.Total, h.Participants})
+		}
+	} else {
+		for _, d := range rep.Daily {
+			rows = append(rows, csvRow{d.Day, d.Total, d.Participants})
+		}
+	}
+	name := map[string]string{"hour": "hourly", "day": "daily"}[by]
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="paredao-`+p.ID+`-hourly.csv"`)
-	cw := csv.NewWriter(w)
-	header := []string{"hour", "total"}
+	w.Header().Set("Content-Disposition", `attachment; filename="paredao-`+p.ID+`-`+name+`.csv"`)
+	header := []string{by, "total"}
 	for _, x := range p.Participants {
 		header = append(header, x.ID)
 	}
-	cw.Write(header)
-	for _, h := range rep.Hourly {
-		row := []string{h.Hour.Format(time.RFC3339), strconv.FormatInt(h.Total, 10)}
-		for _, x := range h.Participants {
-			row = append(row, strconv.FormatInt(x.Votes, 10))
+	lines := [][]string{header}
+	for _, row := range rows {
+		line := []string{row.start.Format(time.RFC3339), strconv.FormatInt(row.total, 10)}
+		for _, x := range row.participants {
+			line = append(line, strconv.FormatInt(x.Votes, 10))
 		}
-		cw.Write(row)
+		lines = append(lines, line)
 	}
-	cw.Flush()
+	if err := csv.NewWriter(w).WriteAll(lines); err != nil {
+		s.deps.Log.Debug("report csv not sent", "paredao", p.ID, "err", err) // the client went away
+	}
 }
 
 // minutes answers the report by window in [from, to) (default: the last hour).
@@ -307,40 +381,42 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// hoursCache keeps, per paredão, the hourly rows of the windows before the
-// cut: they are final (retired from tally's state), so they are read from SQL
-// once per cut (once a window) or every hoursTTL, whichever comes first (a
-// late vote for such a window shows within hoursTTL). A report then costs a
-// small query over the recent windows and the merge, not a scan of days of
-// rows.
+// hoursCache keeps, per paredão, the hourly and daily rows of the windows
+// before the cut: they are final (retired from tally's state), so they are
+// read from SQL once per cut (once a window) or every hoursTTL, whichever
+// comes first (a late vote for such a window shows within hoursTTL). A report
+// then costs a small query over the recent windows and the merge, not a scan
+// of days of rows.
 type hoursCache struct {
 	mu sync.Mutex
 	m  map[string]hoursEntry
 }
 
 type hoursEntry struct {
-	cut, at time.Time
-	rows    []pipeline.Count
+	cut, at     time.Time
+	hours, days []pipeline.Count
+	hoursFrom   time.Time // the day watermark: hours before it are in days only
 }
 
 const hoursTTL = 10 * time.Second
 
-func (c *hoursCache) get(ctx context.Context, store WindowStore, id string, cut, now time.Time) ([]pipeline.Count, error) {
+func (c *hoursCache) get(ctx context.Context, store WindowStore, id string, cut, now time.Time) (hoursEntry, error) {
 	c.mu.Lock()
 	e, ok := c.m[id]
 	c.mu.Unlock()
 	if ok && e.cut.Equal(cut) && now.Sub(e.at) < hoursTTL && !now.Before(e.at) {
-		return e.rows, nil
+		return e, nil
 	}
-	rows, err := store.Hours(ctx, id, cut)
+	hours, days, hoursFrom, err := store.HoursAndDays(ctx, id, cut)
 	if err != nil {
-		return nil, err
+		return hoursEntry{}, err
 	}
+	e = hoursEntry{cut: cut, at: now, hours: hours, days: days, hoursFrom: hoursFrom}
 	c.mu.Lock()
 	if c.m == nil || len(c.m) > 1000 {
 		c.m = map[string]hoursEntry{}
 	}
-	c.m[id] = hoursEntry{cut: cut, at: now, rows: rows}
+	c.m[id] = e
 	c.mu.Unlock()
-	return rows, nil
+	return e, nil
 }

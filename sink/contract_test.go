@@ -137,6 +137,8 @@ func runContract(t *testing.T, open func(testing.TB) Store) {
 		{"large batch in one apply", contractLargeBatch},
 		{"invalid record stores nothing", contractInvalid},
 		{"concurrent apply and roll-up count once", contractConcurrentRollUp},
+		{"daily roll-up keeps totals and days exact", contractRollUpDays},
+		{"concurrent apply and daily roll-up count once", contractConcurrentRollUpDays},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })

@@ -5,7 +5,7 @@
 //
 //	tally ──WindowsStream──▶ sink.Processor (group "sink") ──Apply──▶ Store (PostgreSQL or SQLite)
 //	                                                                    ▲
-//	                                               reports (Hours, Minutes, Shards, Late)
+//	                                 reports (Hours, HoursAndDays, Minutes, Shards, Late)
 //
 // Two kinds of pipeline.WindowRecord arrive, repeated, stale and out of order:
 //
@@ -22,7 +22,11 @@
 // (paredao_id, window_start). RollUp folds old minute rows into hourly rows
 // and moves the paredão's watermark; count records for windows under the
 // watermark are ignored from then on (their count is already folded), late
-// records for them still add to the hourly rows once.
+// records for them still add to the hourly rows once. RollUpDays folds older
+// hourly rows into UTC days the same way, with a day watermark that never
+// passes the hour watermark: late records for a folded day add to its daily
+// row once, and HoursAndDays answers both granularities from one snapshot,
+// saying from when hourly detail is kept.
 //
 // Schema changes are versioned SQL files per dialect under migrations/,
 // embedded in the binary and recorded in schema_migrations; Migrate applies

@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,18 +14,20 @@ import (
 
 // Advisory locks. Migrate takes pgMigrateLock so that two processes migrating
 // at once apply each file once. Apply takes the per-paredão lock
-// (pgParedaoLockClass, hashtext(paredao_id)) shared and RollUp takes it
-// exclusive, so a count record can never slip under a watermark that a
-// concurrent roll-up is moving (it would be folded twice). The one-key and
-// two-key lock spaces do not overlap.
+// (pgParedaoLockClass, hashtext(paredao_id)) shared and RollUp and RollUpDays
+// take it exclusive, so a count record can never slip under a watermark that
+// a concurrent roll-up is moving (it would be folded twice), nor a late vote
+// into an hour that is being folded into its day. The one-key and two-key
+// lock spaces do not overlap.
 const (
 	pgMigrateLock      int64 = 0x70617265_64616f01 // "paredao" 1
 	pgParedaoLockClass int32 = 0x70617201          // "par" 1
 )
 
 // postgresStore is the production Store, on PostgreSQL 14 or newer (for
-// date_bin). Times are timestamptz; hours are bucketed with date_bin from the
-// epoch, so they are UTC hours whatever the session time zone.
+// date_bin). Times are timestamptz; hours and days are bucketed with date_bin
+// from the epoch, so they are UTC hours and days whatever the session time
+// zone.
 type postgresStore struct {
 	pool *pgxpool.Pool
 }
@@ -121,18 +124,33 @@ ON CONFLICT (paredao_id, window_start, participant_id, shard)
 DO UPDATE SET votes = EXCLUDED.votes WHERE window_counts.votes < EXCLUDED.votes`
 
 	// pgInsertLates inserts each late vote once and adds the new ones whose
-	// window is rolled up to the hourly rows.
+	// window is rolled up to the daily rows when their day is rolled up, to
+	// the hourly rows otherwise. (A data-modifying WITH runs whether or not
+	// the statement reads it.)
 	pgInsertLates = `
 WITH inserted AS (
     INSERT INTO late_votes (paredao_id, late_id, window_start, participant_id, shard)
     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::int[])
     ON CONFLICT (paredao_id, late_id) DO NOTHING
     RETURNING paredao_id, window_start, participant_id
+), placed AS (
+    SELECT i.paredao_id, i.window_start, i.participant_id,
+           coalesce(i.window_start < p.days_rolled_until, false) AS in_days,
+           coalesce(i.window_start < p.rolled_until, false) AS in_hours
+    FROM inserted i JOIN paredoes p ON p.paredao_id = i.paredao_id
+), to_days AS (
+    INSERT INTO daily_counts (paredao_id, day_start, participant_id, votes)
+    SELECT paredao_id, date_bin('1 day', window_start, TIMESTAMPTZ 'epoch'), participant_id, count(*)
+    FROM placed
+    WHERE in_days
+    GROUP BY 1, 2, 3
+    ON CONFLICT (paredao_id, day_start, participant_id)
+    DO UPDATE SET votes = daily_counts.votes + EXCLUDED.votes
 )
 INSERT INTO hourly_counts (paredao_id, hour_start, participant_id, votes)
-SELECT i.paredao_id, date_bin('1 hour', i.window_start, TIMESTAMPTZ 'epoch'), i.participant_id, count(*)
-FROM inserted i JOIN paredoes p ON p.paredao_id = i.paredao_id
-WHERE i.window_start < p.rolled_until
+SELECT paredao_id, date_bin('1 hour', window_start, TIMESTAMPTZ 'epoch'), participant_id, count(*)
+FROM placed
+WHERE in_hours AND NOT in_days
 GROUP BY 1, 2, 3
 ON CONFLICT (paredao_id, hour_start, participant_id)
 DO UPDATE SET votes = hourly_counts.votes + EXCLUDED.votes`
@@ -270,6 +288,42 @@ func (s *postgresStore) Hours(ctx context.Context, paredaoID string, before time
 	return s.counts(ctx, "hours", pgHours, paredaoID, bound(before))
 }
 
+// pgFoldedDays are the daily rows of days starting before $2.
+const pgFoldedDays = `
+SELECT day_start, participant_id, votes
+FROM daily_counts
+WHERE paredao_id = $1 AND day_start < $2
+ORDER BY day_start, participant_id`
+
+func (s *postgresStore) HoursAndDays(ctx context.Context, paredaoID string, before time.Time) (hours, days []CountRow, hoursFrom time.Time, err error) {
+	// One REPEATABLE READ transaction reads one snapshot: a day folded
+	// meanwhile is seen in neither or in both.
+	var folded []CountRow
+	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		if hours, err = pgCounts(ctx, tx, "hours", pgHours, paredaoID, bound(before)); err != nil {
+			return err
+		}
+		if folded, err = pgCounts(ctx, tx, "days", pgFoldedDays, paredaoID, bound(before)); err != nil {
+			return err
+		}
+		var wm *time.Time
+		err = tx.QueryRow(ctx, `SELECT days_rolled_until FROM paredoes WHERE paredao_id = $1`, paredaoID).Scan(&wm)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return fmt.Errorf("day watermark of %s: %w", paredaoID, err)
+		case wm != nil:
+			hoursFrom = wm.UTC()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, time.Time{}, fmt.Errorf("hours and days of %s: %w", paredaoID, err)
+	}
+	return hours, sumDays(hours, folded), hoursFrom, nil
+}
+
 // bound rounds a range bound up to the whole second, as the SQLite store
 // does: window starts are whole seconds, and timestamptz would otherwise drop
 // the nanoseconds of t and move the bound down.
@@ -277,7 +331,18 @@ func bound(t time.Time) time.Time { return time.Unix(ceilUnix(t), 0).UTC() }
 
 // counts runs a report query whose rows are (start, participant, votes).
 func (s *postgresStore) counts(ctx context.Context, what, query string, args ...any) ([]CountRow, error) {
-	rows, err := s.pool.Query(ctx, query, args...)
+	return pgCounts(ctx, s.pool, what, query, args...)
+}
+
+// pgQueryer is the pool or a transaction.
+type pgQueryer interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// pgCounts runs a report query whose rows are (start, participant, votes) on
+// db.
+func pgCounts(ctx context.Context, db pgQueryer, what, query string, args ...any) ([]CountRow, error) {
+	rows, err := db.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s of %s: %w", what, args[0], err)
 	}
@@ -361,30 +426,133 @@ func (s *postgresStore) RollUp(ctx context.Context, olderThan time.Time) (int64,
 func (s *postgresStore) rollUpParedao(ctx context.Context, paredaoID string, cutoff time.Time) (int64, error) {
 	var folded int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, pgParedaoLockClass, paredaoID); err != nil {
+		hours, _, err := lockWatermarks(ctx, tx, paredaoID)
+		if err != nil {
 			return err
 		}
-		var watermark *time.Time
-		if err := tx.QueryRow(ctx, `SELECT rolled_until FROM paredoes WHERE paredao_id = $1`, paredaoID).Scan(&watermark); err != nil {
-			return err
-		}
-		if watermark != nil && !watermark.Before(cutoff) {
+		if hours != nil && !hours.Before(cutoff) {
 			return nil // another roll-up got here first
 		}
-		var counts, lates int64
-		if err := tx.QueryRow(ctx, pgFoldCounts, paredaoID, cutoff).Scan(&counts); err != nil {
-			return fmt.Errorf("fold counts: %w", err)
-		}
-		if err := tx.QueryRow(ctx, pgFoldLates, paredaoID, cutoff).Scan(&lates); err != nil {
-			return fmt.Errorf("fold late votes: %w", err)
-		}
-		if counts+lates == 0 {
-			return nil
+		n, err := pgFoldMinutes(ctx, tx, paredaoID, cutoff)
+		if err != nil || n == 0 {
+			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE paredoes SET rolled_until = $2 WHERE paredao_id = $1`, paredaoID, cutoff); err != nil {
 			return fmt.Errorf("move watermark: %w", err)
 		}
-		folded = counts + lates
+		folded = n
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return folded, nil
+}
+
+// lockWatermarks takes the paredão's lock exclusive for tx and reads its hour
+// and day watermarks (nil: not rolled up).
+func lockWatermarks(ctx context.Context, tx pgx.Tx, paredaoID string) (hours, days *time.Time, err error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, pgParedaoLockClass, paredaoID); err != nil {
+		return nil, nil, err
+	}
+	err = tx.QueryRow(ctx, `SELECT rolled_until, days_rolled_until FROM paredoes WHERE paredao_id = $1`, paredaoID).Scan(&hours, &days)
+	return hours, days, err
+}
+
+// pgFoldMinutes moves a paredão's count rows before cutoff into hourly rows
+// and adds its late votes between its hour watermark and cutoff to them; the
+// caller moves the watermark. It returns how many minute rows it folded.
+func pgFoldMinutes(ctx context.Context, tx pgx.Tx, paredaoID string, cutoff time.Time) (int64, error) {
+	var counts, lates int64
+	if err := tx.QueryRow(ctx, pgFoldCounts, paredaoID, cutoff).Scan(&counts); err != nil {
+		return 0, fmt.Errorf("fold counts: %w", err)
+	}
+	if err := tx.QueryRow(ctx, pgFoldLates, paredaoID, cutoff).Scan(&lates); err != nil {
+		return 0, fmt.Errorf("fold late votes: %w", err)
+	}
+	return counts + lates, nil
+}
+
+const (
+	pgRollUpDaysCandidates = `
+SELECT paredao_id FROM paredoes
+WHERE days_rolled_until IS NULL OR days_rolled_until < $1
+ORDER BY paredao_id`
+
+	// pgFoldHours moves a paredão's hourly rows before $2 into daily rows
+	// and returns how many it moved.
+	pgFoldHours = `
+WITH moved AS (
+    DELETE FROM hourly_counts
+    WHERE paredao_id = $1 AND hour_start < $2
+    RETURNING hour_start, participant_id, votes
+), folded AS (
+    INSERT INTO daily_counts (paredao_id, day_start, participant_id, votes)
+    SELECT $1, date_bin('1 day', hour_start, TIMESTAMPTZ 'epoch'), participant_id, sum(votes)
+    FROM moved
+    GROUP BY 2, 3
+    ON CONFLICT (paredao_id, day_start, participant_id)
+    DO UPDATE SET votes = daily_counts.votes + EXCLUDED.votes
+)
+SELECT count(*) FROM moved`
+
+	// pgMoveWatermarks moves the day watermark to $2 and the hour watermark
+	// to $2 when it is behind.
+	pgMoveWatermarks = `
+UPDATE paredoes SET rolled_until = greatest(rolled_until, $2), days_rolled_until = $2
+WHERE paredao_id = $1`
+)
+
+func (s *postgresStore) RollUpDays(ctx context.Context, olderThan time.Time) (int64, error) {
+	cutoff := dayCutoff(olderThan)
+	rows, err := s.pool.Query(ctx, pgRollUpDaysCandidates, cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("roll up days: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, fmt.Errorf("roll up days: %w", err)
+	}
+	var total int64
+	for _, id := range ids {
+		n, err := s.rollUpDaysParedao(ctx, id, cutoff)
+		if err != nil {
+			return total, fmt.Errorf("roll up days of %s: %w", id, err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// rollUpDaysParedao folds one paredão's days before cutoff in one
+// transaction: the minute rows the hourly roll-up has not reached into
+// hours, then the hours into days.
+func (s *postgresStore) rollUpDaysParedao(ctx context.Context, paredaoID string, cutoff time.Time) (int64, error) {
+	var folded int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		hoursWM, daysWM, err := lockWatermarks(ctx, tx, paredaoID)
+		if err != nil {
+			return err
+		}
+		if daysWM != nil && !daysWM.Before(cutoff) {
+			return nil // another roll-up got here first
+		}
+		var minutes, hours int64
+		if hoursWM == nil || hoursWM.Before(cutoff) {
+			if minutes, err = pgFoldMinutes(ctx, tx, paredaoID, cutoff); err != nil {
+				return err
+			}
+		}
+		if err := tx.QueryRow(ctx, pgFoldHours, paredaoID, cutoff).Scan(&hours); err != nil {
+			return fmt.Errorf("fold hours: %w", err)
+		}
+		if minutes+hours == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, pgMoveWatermarks, paredaoID, cutoff); err != nil {
+			return fmt.Errorf("move watermarks: %w", err)
+		}
+		folded = minutes + hours
 		return nil
 	})
 	if err != nil {

@@ -108,7 +108,8 @@ func BenchmarkApply(b *testing.B) {
 
 // TestReportLatencyLargeParedao loads the large paredão into PostgreSQL with
 // COPY and logs the median latency of the hourly and minute reports over it,
-// before and after rolling up all but its last day. No timing assertion:
+// before and after rolling up all but its last day (and, for HoursAndDays,
+// folding all but its last two days into days). No timing assertion:
 // the figures go to the log (go test -v -run LargeParedao ./sink/); the totals
 // are checked.
 //
@@ -224,4 +225,25 @@ func TestReportLatencyLargeParedao(t *testing.T) {
 		t.Fatal(err)
 	}
 	measure("Hours after roll-up", hoursTotal)
+
+	// What the report reads: hours and days from one snapshot, before and
+	// after folding all but the last two days into days.
+	daysTotal := func() int64 {
+		_, days, _, err := s.HoursAndDays(ctx, "big", end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sumVotes(days)
+	}
+	measure("HoursAndDays after roll-up", daysTotal)
+	begin = time.Now()
+	folded, err = s.RollUpDays(ctx, end.Add(-48*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("rolled up %d hourly rows into days in %v", folded, time.Since(begin).Round(time.Millisecond))
+	if _, err := pool.Exec(ctx, `VACUUM ANALYZE hourly_counts`); err != nil {
+		t.Fatal(err)
+	}
+	measure("HoursAndDays after daily roll-up", daysTotal)
 }

@@ -149,7 +149,28 @@ ON CONFLICT (paredao_id, late_id) DO NOTHING`
 	sqliteAddHourly = `
 INSERT INTO hourly_counts (paredao_id, hour_start, participant_id, votes) VALUES (?, ?, ?, ?)
 ON CONFLICT (paredao_id, hour_start, participant_id) DO UPDATE SET votes = votes + excluded.votes`
+
+	sqliteAddDaily = `
+INSERT INTO daily_counts (paredao_id, day_start, participant_id, votes) VALUES (?, ?, ?, ?)
+ON CONFLICT (paredao_id, day_start, participant_id) DO UPDATE SET votes = votes + excluded.votes`
 )
+
+// watermarks are how far a paredão is rolled up: windows starting before
+// hours live in hourly_counts (or daily_counts), windows starting before days
+// in daily_counts only. days never passes hours.
+type watermarks struct {
+	hours, days sql.NullInt64
+}
+
+func (w watermarks) inHours(start int64) bool { return w.hours.Valid && start < w.hours.Int64 }
+func (w watermarks) inDays(start int64) bool  { return w.days.Valid && start < w.days.Int64 }
+
+// readWatermarks reads a paredão's watermarks in tx.
+func readWatermarks(ctx context.Context, tx *sql.Tx, paredaoID string) (watermarks, error) {
+	var w watermarks
+	err := tx.QueryRowContext(ctx, `SELECT rolled_until, days_rolled_until FROM paredoes WHERE paredao_id = ?`, paredaoID).Scan(&w.hours, &w.days)
+	return w, err
+}
 
 func (s *sqliteStore) Apply(ctx context.Context, records []*pipeline.WindowRecord) error {
 	if len(records) == 0 {
@@ -160,22 +181,19 @@ func (s *sqliteStore) Apply(ctx context.Context, records []*pipeline.WindowRecor
 		return err
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		// watermark per paredão: windows starting before it are rolled up.
-		watermark := make(map[string]sql.NullInt64, len(b.paredoes))
+		// watermarks per paredão: windows starting before them are rolled up.
+		marks := make(map[string]watermarks, len(b.paredoes))
 		for _, p := range b.paredoes {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO paredoes (paredao_id) VALUES (?) ON CONFLICT DO NOTHING`, p); err != nil {
 				return err
 			}
-			var wm sql.NullInt64
-			if err := tx.QueryRowContext(ctx, `SELECT rolled_until FROM paredoes WHERE paredao_id = ?`, p).Scan(&wm); err != nil {
+			w, err := readWatermarks(ctx, tx, p)
+			if err != nil {
 				return err
 			}
-			watermark[p] = wm
+			marks[p] = w
 		}
-		rolled := func(paredaoID string, start int64) bool {
-			wm := watermark[paredaoID]
-			return wm.Valid && start < wm.Int64
-		}
+		rolled := func(paredaoID string, start int64) bool { return marks[paredaoID].inHours(start) }
 		if len(b.counts) > 0 {
 			upsert, err := tx.PrepareContext(ctx, sqliteUpsertCount)
 			if err != nil {
@@ -206,7 +224,13 @@ func (s *sqliteStore) Apply(ctx context.Context, records []*pipeline.WindowRecor
 				if err != nil {
 					return err
 				}
-				if n == 1 && rolled(l.paredaoID, l.windowStart) {
+				switch {
+				case n != 1: // delivered before
+				case marks[l.paredaoID].inDays(l.windowStart):
+					if _, err := tx.ExecContext(ctx, sqliteAddDaily, l.paredaoID, dayStart(l.windowStart), l.participantID, 1); err != nil {
+						return err
+					}
+				case rolled(l.paredaoID, l.windowStart):
 					if _, err := tx.ExecContext(ctx, sqliteAddHourly, l.paredaoID, hourStart(l.windowStart), l.participantID, 1); err != nil {
 						return err
 					}
@@ -312,9 +336,54 @@ func (s *sqliteStore) Hours(ctx context.Context, paredaoID string, before time.T
 	return s.counts(ctx, "hours", sqliteHours, paredaoID, ceilUnix(before))
 }
 
+// sqliteFoldedDays are the daily rows of days starting before ?2.
+const sqliteFoldedDays = `
+SELECT day_start, participant_id, votes
+FROM daily_counts
+WHERE paredao_id = ?1 AND day_start < ?2
+ORDER BY day_start, participant_id`
+
+func (s *sqliteStore) HoursAndDays(ctx context.Context, paredaoID string, before time.Time) (hours, days []CountRow, hoursFrom time.Time, err error) {
+	// A read transaction in WAL mode reads one snapshot, taken at its first
+	// query: a day folded meanwhile is seen in neither or in both.
+	tx, err := s.read.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, time.Time{}, fmt.Errorf("hours and days of %s: %w", paredaoID, err)
+	}
+	defer func() { _ = tx.Rollback() }() // it only read: rolling back ends it
+	hours, err = countRows(ctx, tx, "hours", sqliteHours, paredaoID, ceilUnix(before))
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	folded, err := countRows(ctx, tx, "days", sqliteFoldedDays, paredaoID, ceilUnix(before))
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	var wm sql.NullInt64
+	err = tx.QueryRowContext(ctx, `SELECT days_rolled_until FROM paredoes WHERE paredao_id = ?`, paredaoID).Scan(&wm)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, time.Time{}, fmt.Errorf("day watermark of %s: %w", paredaoID, err)
+	}
+	if wm.Valid {
+		hoursFrom = time.Unix(wm.Int64, 0).UTC()
+	}
+	return hours, sumDays(hours, folded), hoursFrom, nil
+}
+
 // counts runs a report query whose rows are (start, participant, votes).
 func (s *sqliteStore) counts(ctx context.Context, what, query string, paredaoID string, args ...any) ([]CountRow, error) {
-	rows, err := s.read.QueryContext(ctx, query, append([]any{paredaoID}, args...)...)
+	return countRows(ctx, s.read, what, query, paredaoID, args...)
+}
+
+// sqliteQueryer is the read pool or a read transaction.
+type sqliteQueryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// countRows runs a report query whose rows are (start, participant, votes)
+// on db.
+func countRows(ctx context.Context, db sqliteQueryer, what, query string, paredaoID string, args ...any) ([]CountRow, error) {
+	rows, err := db.QueryContext(ctx, query, append([]any{paredaoID}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("%s of %s: %w", what, paredaoID, err)
 	}
@@ -359,20 +428,8 @@ WHERE paredao_id = ?1 AND window_start >= ` + sqliteWatermark + ` AND window_sta
 
 func (s *sqliteStore) RollUp(ctx context.Context, olderThan time.Time) (int64, error) {
 	cutoff := olderThan.Truncate(time.Hour).Unix()
-	rows, err := s.read.QueryContext(ctx, `SELECT paredao_id FROM paredoes WHERE rolled_until IS NULL OR rolled_until < ? ORDER BY paredao_id`, cutoff)
+	ids, err := s.rollUpCandidates(ctx, "rolled_until", cutoff)
 	if err != nil {
-		return 0, fmt.Errorf("roll up: %w", err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("roll up: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return 0, fmt.Errorf("roll up: %w", err)
 	}
 	var total int64
@@ -386,45 +443,157 @@ func (s *sqliteStore) RollUp(ctx context.Context, olderThan time.Time) (int64, e
 	return total, nil
 }
 
+func (s *sqliteStore) RollUpDays(ctx context.Context, olderThan time.Time) (int64, error) {
+	cutoff := dayCutoff(olderThan).Unix()
+	ids, err := s.rollUpCandidates(ctx, "days_rolled_until", cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("roll up days: %w", err)
+	}
+	var total int64
+	for _, id := range ids {
+		n, err := s.rollUpDaysParedao(ctx, id, cutoff)
+		if err != nil {
+			return total, fmt.Errorf("roll up days of %s: %w", id, err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// rollUpCandidates lists the paredões whose watermark column is behind
+// cutoff.
+func (s *sqliteStore) rollUpCandidates(ctx context.Context, column string, cutoff int64) ([]string, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT paredao_id FROM paredoes WHERE `+column+` IS NULL OR `+column+` < ? ORDER BY paredao_id`, cutoff)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
 // rollUpParedao folds one paredão's minute rows before cutoff in one
 // transaction.
 func (s *sqliteStore) rollUpParedao(ctx context.Context, paredaoID string, cutoff int64) (int64, error) {
 	var folded int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var wm sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT rolled_until FROM paredoes WHERE paredao_id = ?`, paredaoID).Scan(&wm); err != nil {
+		w, err := readWatermarks(ctx, tx, paredaoID)
+		if err != nil {
 			return err
 		}
-		if wm.Valid && wm.Int64 >= cutoff {
+		if w.hours.Valid && w.hours.Int64 >= cutoff {
 			return nil // another roll-up got here first
 		}
-		if _, err := tx.ExecContext(ctx, sqliteFoldCounts, paredaoID, cutoff); err != nil {
-			return fmt.Errorf("fold counts: %w", err)
-		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM window_counts WHERE paredao_id = ? AND window_start < ?`, paredaoID, cutoff)
-		if err != nil {
-			return fmt.Errorf("fold counts: %w", err)
-		}
-		counts, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("fold counts: %w", err)
-		}
-		var lates int64
-		if err := tx.QueryRowContext(ctx, sqliteCountLates, paredaoID, cutoff).Scan(&lates); err != nil {
-			return fmt.Errorf("fold late votes: %w", err)
-		}
-		if lates > 0 {
-			if _, err := tx.ExecContext(ctx, sqliteFoldLates, paredaoID, cutoff); err != nil {
-				return fmt.Errorf("fold late votes: %w", err)
-			}
-		}
-		if counts+lates == 0 {
-			return nil
+		n, err := foldMinutes(ctx, tx, paredaoID, cutoff)
+		if err != nil || n == 0 {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE paredoes SET rolled_until = ? WHERE paredao_id = ?`, cutoff, paredaoID); err != nil {
 			return fmt.Errorf("move watermark: %w", err)
 		}
-		folded = counts + lates
+		folded = n
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return folded, nil
+}
+
+// foldMinutes adds a paredão's count rows before cutoff, and its late votes
+// between its hour watermark and cutoff, to the hourly rows and deletes the
+// count rows; the caller moves the watermark. It returns how many minute
+// rows it folded.
+func foldMinutes(ctx context.Context, tx *sql.Tx, paredaoID string, cutoff int64) (int64, error) {
+	if _, err := tx.ExecContext(ctx, sqliteFoldCounts, paredaoID, cutoff); err != nil {
+		return 0, fmt.Errorf("fold counts: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM window_counts WHERE paredao_id = ? AND window_start < ?`, paredaoID, cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("fold counts: %w", err)
+	}
+	counts, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("fold counts: %w", err)
+	}
+	var lates int64
+	if err := tx.QueryRowContext(ctx, sqliteCountLates, paredaoID, cutoff).Scan(&lates); err != nil {
+		return 0, fmt.Errorf("fold late votes: %w", err)
+	}
+	if lates > 0 {
+		if _, err := tx.ExecContext(ctx, sqliteFoldLates, paredaoID, cutoff); err != nil {
+			return 0, fmt.Errorf("fold late votes: %w", err)
+		}
+	}
+	return counts + lates, nil
+}
+
+const (
+	// sqliteDay is the UTC day start of hour_start.
+	sqliteDay = `(hour_start - ((hour_start % 86400) + 86400) % 86400)`
+
+	sqliteFoldHours = `
+INSERT INTO daily_counts (paredao_id, day_start, participant_id, votes)
+SELECT paredao_id, ` + sqliteDay + `, participant_id, sum(votes)
+FROM hourly_counts
+WHERE paredao_id = ?1 AND hour_start < ?2
+GROUP BY 2, 3
+ON CONFLICT (paredao_id, day_start, participant_id) DO UPDATE SET votes = votes + excluded.votes`
+
+	// sqliteMoveWatermarks moves the day watermark to ?2 and the hour
+	// watermark to ?2 when it is behind.
+	sqliteMoveWatermarks = `
+UPDATE paredoes SET rolled_until = max(coalesce(rolled_until, ?2), ?2), days_rolled_until = ?2
+WHERE paredao_id = ?1`
+)
+
+// rollUpDaysParedao folds one paredão's days before cutoff in one
+// transaction: the minute rows the hourly roll-up has not reached into
+// hours, then the hours into days.
+func (s *sqliteStore) rollUpDaysParedao(ctx context.Context, paredaoID string, cutoff int64) (int64, error) {
+	var folded int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		w, err := readWatermarks(ctx, tx, paredaoID)
+		if err != nil {
+			return err
+		}
+		if w.days.Valid && w.days.Int64 >= cutoff {
+			return nil // another roll-up got here first
+		}
+		var minutes int64
+		if !w.hours.Valid || w.hours.Int64 < cutoff {
+			if minutes, err = foldMinutes(ctx, tx, paredaoID, cutoff); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, sqliteFoldHours, paredaoID, cutoff); err != nil {
+			return fmt.Errorf("fold hours: %w", err)
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM hourly_counts WHERE paredao_id = ? AND hour_start < ?`, paredaoID, cutoff)
+		if err != nil {
+			return fmt.Errorf("fold hours: %w", err)
+		}
+		hours, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("fold hours: %w", err)
+		}
+		if minutes+hours == 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, sqliteMoveWatermarks, paredaoID, cutoff); err != nil {
+			return fmt.Errorf("move watermarks: %w", err)
+		}
+		folded = minutes + hours
 		return nil
 	})
 	if err != nil {

@@ -34,8 +34,9 @@ type Store interface {
 	// keeps the greatest count seen for its (paredão, participant, shard,
 	// window); a late record is inserted once by (paredão, LateID). A count
 	// record for a window under its paredão's roll-up watermark is ignored;
-	// a late one for such a window is added to the hourly rows. Records of
-	// several paredões may be mixed.
+	// a late one for such a window is added to its hourly row, or to its
+	// daily row when its day is rolled up too. Records of several paredões
+	// may be mixed.
 	Apply(ctx context.Context, records []*pipeline.WindowRecord) error
 	// Shards returns the count records per (participant, shard, window) for
 	// windows starting in [from, to), late votes not included, ordered by
@@ -48,8 +49,17 @@ type Store interface {
 	// Hours returns votes per (UTC hour start, participant) over every window
 	// starting before before: count records summed over shards, late votes,
 	// and rolled-up hourly rows (a rolled-up hour counts whole when it starts
-	// before before). Ordered by hour and participant.
+	// before before). Ordered by hour and participant. The hours of a day
+	// folded by RollUpDays have no hourly detail and are not returned: see
+	// HoursAndDays.
 	Hours(ctx context.Context, paredaoID string, before time.Time) ([]CountRow, error)
+	// HoursAndDays returns, read from one snapshot, what Hours returns and
+	// the votes per (UTC day start, participant) over the same windows: the
+	// hours summed by day, and the days RollUpDays folded (a folded day
+	// counts whole when it starts before before). Both ordered by start and
+	// participant. hoursFrom is the paredão's day watermark: the hours before
+	// it are in days only; zero when no day is folded.
+	HoursAndDays(ctx context.Context, paredaoID string, before time.Time) (hours, days []CountRow, hoursFrom time.Time, err error)
 	// Minutes returns votes per (window start, participant) for windows
 	// starting in [from, to): count records summed over shards plus late
 	// votes. Rolled-up windows have no minute detail and are not returned.
@@ -65,6 +75,17 @@ type Store interface {
 	// its window, grace and horizon, plus the sink's lag): a count record
 	// that arrives for a window under the watermark is ignored.
 	RollUp(ctx context.Context, olderThan time.Time) (int64, error)
+	// RollUpDays folds the hourly rows of every UTC day ending by olderThan
+	// (olderThan truncated to the UTC day) into daily rows, keeping every
+	// total exact, and moves the day watermark of each paredão it folded rows
+	// of to that day. Minute rows of those days that RollUp has not folded
+	// yet are folded into hours on the way (the hour watermark moves with
+	// the day watermark, never below it). It returns how many rows it
+	// folded: those minute rows plus hourly rows.
+	//
+	// A late record that arrives for a folded day is added to its daily row,
+	// once; a count record for one is ignored, as under the hour watermark.
+	RollUpDays(ctx context.Context, olderThan time.Time) (int64, error)
 	// Close releases the database connections.
 	Close() error
 }
@@ -214,4 +235,39 @@ func ceilUnix(t time.Time) int64 {
 // hourStart is the start of the UTC hour holding the unix second s.
 func hourStart(s int64) int64 {
 	return s - ((s%3600)+3600)%3600
+}
+
+// dayStart is the start of the UTC day holding the unix second s.
+func dayStart(s int64) int64 {
+	return s - ((s%86400)+86400)%86400
+}
+
+// dayCutoff is the start of the UTC day holding t: RollUpDays folds the days
+// before it.
+func dayCutoff(t time.Time) time.Time {
+	return time.Unix(dayStart(t.Unix()), 0).UTC()
+}
+
+// sumDays is the per-day answer of HoursAndDays: hours summed by UTC day,
+// and the rows of folded days (which no hour overlaps: a folded day's hours
+// are gone), ordered by day and participant.
+func sumDays(hours, folded []CountRow) []CountRow {
+	type key struct {
+		day         int64
+		participant string
+	}
+	sums := make(map[key]int64, len(folded)+len(hours)/24+1)
+	for _, rows := range [][]CountRow{folded, hours} {
+		for _, r := range rows {
+			sums[key{dayStart(r.Start.Unix()), r.ParticipantID}] += r.Votes
+		}
+	}
+	out := make([]CountRow, 0, len(sums))
+	for k, v := range sums {
+		out = append(out, CountRow{Start: time.Unix(k.day, 0).UTC(), ParticipantID: k.participant, Votes: v})
+	}
+	slices.SortFunc(out, func(x, y CountRow) int {
+		return cmp.Or(x.Start.Compare(y.Start), cmp.Compare(x.ParticipantID, y.ParticipantID))
+	})
+	return out
 }

@@ -1,10 +1,11 @@
 "use strict";
 // The production dashboard: sign in with the bearer token (kept in this tab's
 // sessionStorage, sent only in the Authorization header), follow a paredão's
-// report live (polled), download it as CSV, create paredões and close them.
+// report live (polled), per hour or per UTC day, download it as CSV, create
+// paredões and close them.
 (() => {
   const P = window.Paredao;
-  const { t, fmt, el, $ } = P;
+  const { fmt, el, $ } = P;
   const TOKEN = "paredao.productionToken";
   const POLL_MS = 2500;
   const LIST_MS = 10000;
@@ -19,6 +20,43 @@
   let listTimer = 0;
   let charts = {};
   let closing = null; // paredão being confirmed in the dialog
+  let chosenView = null; // "hour" or "day" once chosen; null: per day when hours are folded, else per hour
+
+  // The words of the per-day view, in both languages; common.js has the
+  // rest. t falls back to common.js.
+  const WORDS = {
+    "pt-BR": {
+      "prod.by": "Gráfico e CSV",
+      "prod.byHour": "Por hora",
+      "prod.byDay": "Por dia",
+      "prod.perDayChart": "Votos por dia (UTC)",
+      "prod.chart.day.aria": "Gráfico de barras empilhadas: votos por dia (UTC), por participante",
+      "prod.hoursFolded": "Os votos antes de {day} (UTC) estão só por dia: as horas foram agregadas em dias (PAREDAO_DAILY_ROLLUP_AFTER). Os totais continuam exatos.",
+      "prod.csv.folded": "Não há mais CSV por hora deste paredão: as horas foram agregadas em dias. Baixe por dia.",
+    },
+    en: {
+      "prod.by": "Chart and CSV",
+      "prod.byHour": "By hour",
+      "prod.byDay": "By day",
+      "prod.perDayChart": "Votes per day (UTC)",
+      "prod.chart.day.aria": "Stacked bar chart: votes per day (UTC), by housemate",
+      "prod.hoursFolded": "Votes before {day} (UTC) are kept per day only: their hours were folded into days (PAREDAO_DAILY_ROLLUP_AFTER). Totals stay exact.",
+      "prod.csv.folded": "This eviction has no hourly CSV any more: its hours were folded into days. Download it by day.",
+    },
+  };
+  function t(key, vars) {
+    const s = (WORDS[P.lang()] || {})[key] ?? WORDS["pt-BR"][key];
+    if (s === undefined) return P.t(key, vars);
+    return vars ? s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m)) : s;
+  }
+  // UTC days are labelled as UTC dates, whatever this computer's zone.
+  const dayLabel = (d) => new Intl.DateTimeFormat(P.lang(), { day: "2-digit", month: "2-digit", timeZone: "UTC" }).format(new Date(d));
+
+  // view is what the hour chart and the CSV show: the choice made, or per
+  // day once the report says hours were folded.
+  function view() {
+    return chosenView || (report && report.hourlyFrom ? "day" : "hour");
+  }
 
   // ---- signing in ---------------------------------------------------------
 
@@ -144,6 +182,7 @@
     selected = ev.target.value;
     report = null;
     minutes = null;
+    chosenView = null;
     destroyCharts();
     renderList();
     poll();
@@ -226,8 +265,31 @@
     }));
     for (const row of body.rows) row.querySelector(".swatch").style.setProperty("--c", P.color(r.participants, row.dataset.participant));
 
+    renderView();
     drawCharts(perMinute);
   }
+
+  // renderView names the hour chart after the view, marks the chosen button
+  // and says when hours were folded into days.
+  function renderView() {
+    const v = view();
+    for (const b of $("granularity").querySelectorAll("[data-by]")) {
+      b.setAttribute("aria-pressed", String(b.dataset.by === v));
+      b.textContent = t(b.dataset.by === "day" ? "prod.byDay" : "prod.byHour");
+    }
+    $("granularity").setAttribute("aria-label", t("prod.by"));
+    $("hour-title").textContent = t(v === "day" ? "prod.perDayChart" : "prod.perHourChart");
+    $("hour-chart").setAttribute("aria-label", t(v === "day" ? "prod.chart.day.aria" : "prod.chart.hour.aria"));
+    $("hours-folded").textContent = report && report.hourlyFrom ? t("prod.hoursFolded", { day: dayLabel(report.hourlyFrom) }) : "";
+  }
+
+  $("granularity").addEventListener("click", (ev) => {
+    const b = ev.target.closest("[data-by]");
+    if (!b || b.dataset.by === view()) return;
+    chosenView = b.dataset.by;
+    if (charts.hour) { charts.hour.destroy(); delete charts.hour; } // other bars, other labels
+    if (report) renderReport(); else renderView();
+  });
 
   // minuteSeries lays the minutes answer on a continuous last hour, zeros
   // where no vote came, one series per participant.
@@ -272,12 +334,13 @@
   function drawCharts(perMinute) {
     if (typeof window.Chart !== "function") return;
     const people = report.participants;
-    const hourly = report.hourly || [];
-    const perHour = {};
-    for (const p of people) perHour[p.id] = hourly.map((h) => ((h.participants || []).find((x) => x.id === p.id) || {}).votes || 0);
-    const hourLabels = hourly.map((h) => fmt.short(h.hour));
+    const byDay = view() === "day";
+    const rows = (byDay ? report.daily : report.hourly) || [];
+    const per = {};
+    for (const p of people) per[p.id] = rows.map((h) => ((h.participants || []).find((x) => x.id === p.id) || {}).votes || 0);
+    const labels = rows.map((h) => (byDay ? dayLabel(h.day) : fmt.short(h.hour)));
     upsertChart("minute", $("minute-chart"), perMinute.labels, datasets(people, perMinute.per));
-    upsertChart("hour", $("hour-chart"), hourLabels, datasets(people, perHour));
+    upsertChart("hour", $("hour-chart"), labels, datasets(people, per));
   }
 
   function upsertChart(key, canvas, labels, sets) {
@@ -311,15 +374,20 @@
 
   $("csv").addEventListener("click", async () => {
     if (!token || !selected) return;
-    const file = `paredao-${selected}-hourly.csv`;
+    const byDay = view() === "day";
+    const file = `paredao-${selected}-${byDay ? "daily" : "hourly"}.csv`;
     let res;
     try {
-      res = await fetch(`/api/v1/production/paredoes/${encodeURIComponent(selected)}/report.csv`, { headers: { Authorization: "Bearer " + token } });
+      res = await fetch(`/api/v1/production/paredoes/${encodeURIComponent(selected)}/report.csv${byDay ? "?by=day" : ""}`, { headers: { Authorization: "Bearer " + token } });
     } catch {
       $("dash-message").textContent = t("prod.csv.fail", { code: "network" });
       return;
     }
     if (res.status === 401) return unauthorized({ status: 401 });
+    if (res.status === 410) {
+      $("dash-message").textContent = t("prod.csv.folded");
+      return;
+    }
     if (!res.ok) {
       $("dash-message").textContent = t("prod.csv.fail", { code: res.status });
       return;
@@ -463,12 +531,15 @@
     if (report) {
       destroyCharts();
       renderReport();
+    } else {
+      renderView();
     }
   });
 
   // ---- start -------------------------------------------------------------------------------
 
   P.translate();
+  renderView();
   styleCharts();
   // start signs in again with the token this tab kept, if any; a server that
   // cannot be reached is asked again, and does not cost the token.

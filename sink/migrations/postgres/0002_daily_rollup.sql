@@ -1,0 +1,14 @@
+-- The daily roll-up: hours starting before days_rolled_until live in
+-- daily_counts only (NULL: no day rolled up). It never passes rolled_until:
+-- a day is folded from hourly rows, after its minutes were.
+ALTER TABLE paredoes ADD COLUMN days_rolled_until timestamptz;
+
+-- Rolled-up votes per (paredão, UTC day, participant): hourly rows summed,
+-- plus the late votes that arrived for the day after it was folded.
+CREATE TABLE daily_counts (
+    paredao_id     text        NOT NULL REFERENCES paredoes,
+    day_start      timestamptz NOT NULL,
+    participant_id text        NOT NULL,
+    votes          bigint      NOT NULL CHECK (votes >= 0),
+    PRIMARY KEY (paredao_id, day_start, participant_id)
+);
