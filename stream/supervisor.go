@@ -33,6 +33,9 @@ type Supervisor struct {
 	Dir   string // local state: Dir/tables; "" for a stateless group
 	Build func() (Runner, error)
 	Log   *slog.Logger
+	// Restarted, if set, is called at each restart after a failure (a
+	// metric).
+	Restarted func()
 
 	current atomic.Pointer[Runner]
 }
@@ -78,6 +81,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			backoff = time.Second
 		}
 		s.Log.Warn("processor failed, restarting", "err", err, "in", backoff)
+		if s.Restarted != nil {
+			s.Restarted()
+		}
 		select {
 		case <-ctx.Done():
 			return nil

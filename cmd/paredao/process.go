@@ -43,7 +43,8 @@ func newProcessorTier(cfg *Config, k *stream.Kafka, reg prometheus.Registerer, l
 		reg.MustRegister(newDiskCollector(cfg.DataDir))
 	}
 	for _, g := range cfg.Groups {
-		s := &stream.Supervisor{Name: g, Dir: filepath.Join(cfg.DataDir, "state", g), Log: t.log.With("group", g)}
+		s := &stream.Supervisor{Name: g, Dir: filepath.Join(cfg.DataDir, "state", g), Log: t.log.With("group", g),
+			Restarted: taskRestarts.WithLabelValues("processor " + g).Inc}
 		commits := stream.NewCommits()
 		switch g {
 		case "guard":

@@ -45,7 +45,7 @@ func newSinkTier(ctx context.Context, cfg *Config, k *stream.Kafka, reg promethe
 	if _, err := build(); err != nil { // fail at start-up on a bad configuration
 		return nil, fmt.Errorf("sink processor: %w", err)
 	}
-	proc := &stream.Supervisor{Name: "sink", Build: build, Log: log}
+	proc := &stream.Supervisor{Name: "sink", Build: build, Log: log, Restarted: taskRestarts.WithLabelValues("sink").Inc}
 	if reg != nil && cfg.Command == "sink" { // in `run` the processor tier reports the data dir
 		reg.MustRegister(newDiskCollector(cfg.DataDir))
 	}
