@@ -47,14 +47,7 @@ type dailyReport struct {
 func TestDailyRollUpReportEndToEnd(t *testing.T) {
 	dbURL := testDatabase(t)
 	ctx := context.Background()
-	store, err := sink.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := migratedStore(t, dbURL)
 	now := time.Now().UTC()
 	first, want, wantTotal := loadOldParedao(t, store, now)
 

@@ -22,14 +22,7 @@ func TestReportLatencyLargeParedaoEndToEnd(t *testing.T) {
 	}
 	dbURL := testDatabase(t)
 	ctx := context.Background()
-	store, err := sink.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := migratedStore(t, dbURL)
 	const windows, shards = 10000, 12
 	participants := []string{"ana", "bruno", "carla"}
 	first := time.Now().UTC().Truncate(time.Minute).Add(-windows * time.Minute)
@@ -79,4 +72,19 @@ func TestReportLatencyLargeParedaoEndToEnd(t *testing.T) {
 	slices.Sort(lat)
 	t.Logf("report of %d windows × %d participants × %d shards (%s votes): median %v, max %v over %d reports",
 		windows, len(participants), shards, strconv.FormatInt(want, 10), lat[len(lat)/2], lat[len(lat)-1], len(lat))
+}
+
+// migratedStore opens the SQL store at dbURL with its schema up to date,
+// closed when the test ends.
+func migratedStore(t *testing.T, dbURL string) sink.Store {
+	t.Helper()
+	store, err := sink.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := store.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return store
 }
