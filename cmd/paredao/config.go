@@ -70,6 +70,7 @@ var commands = []struct{ name, help string }{
 	{"sink", "the sink: closed windows into SQL"},
 	{"migrate", "create or upgrade the SQL schema, then exit"},
 	{"load", "the load generator"},
+	{"recount", "recount a paredão from the votes log and compare with the report"},
 }
 
 // bind registers cfg's flags on fs for command, with defaults taken from env.

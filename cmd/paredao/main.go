@@ -44,7 +44,7 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "paredao:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -71,6 +71,9 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	}
 	if command == "load" {
 		return load.Main(ctx, args, env, stdout, stderr)
+	}
+	if command == "recount" {
+		return runRecount(ctx, args, env, stdout, stderr)
 	}
 	known := false
 	for _, c := range commands {
