@@ -6,17 +6,20 @@ import (
 	"embed"
 	"encoding/hex"
 	"fmt"
-	"hash/fnv"
 	"html"
 	"io/fs"
+	"math"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 	"unicode"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/paredao/paredao/pipeline"
 )
 
 // The pages and their assets are embedded: the binary serves them itself.
@@ -154,7 +157,8 @@ func AvatarURL(paredaoID, participantID string) string {
 	return "/avatars/" + paredaoID + "/" + participantID + ".svg"
 }
 
-// avatar draws a participant's initials on a colour of their own: no real photos.
+// avatar draws the initials of a participant without a photo on a colour
+// of their own on the paredão.
 func (s *Server) avatar(w http.ResponseWriter, r *http.Request) {
 	p := s.deps.Catalog.Get(chi.URLParam(r, "paredao"))
 	file := chi.URLParam(r, "file")
@@ -168,15 +172,22 @@ func (s *Server) avatar(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.deps.Log, errorf(http.StatusNotFound, "not_found", "no such avatar"))
 		return
 	}
-	h := fnv.New32a()
-	h.Write([]byte(x.ID))
-	hue := h.Sum32() % 360
+	hue := avatarHue(p, x.ID)
 	w.Header().Set("Content-Type", "image/svg+xml")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 120" role="img" aria-label="%s">`+
 		`<rect width="120" height="120" rx="60" fill="hsl(%d,65%%,45%%)"/>`+
 		`<text x="60" y="60" dy=".35em" text-anchor="middle" font-family="sans-serif" font-size="46" font-weight="700" fill="#fff">%s</text></svg>`,
 		html.EscapeString(x.Name), hue, html.EscapeString(initials(x.Name)))
+}
+
+// avatarHue is the hue of a participant's avatar, from their place on the
+// paredão: places a golden angle apart, so the hues of a paredão's
+// participants (at most 20) are at least 10° apart, and neighbours far apart.
+// A hash of the id could give two of them the same colour.
+func avatarHue(p *pipeline.Paredao, id string) int {
+	i := slices.IndexFunc(p.Participants, func(x pipeline.Participant) bool { return x.ID == id })
+	return int(math.Mod(330+float64(max(i, 0))*137.508, 360))
 }
 
 func initials(name string) string {

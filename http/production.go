@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,13 +79,16 @@ func (s *Server) createParedao(w http.ResponseWriter, r *http.Request) {
 // replica acknowledges a vote that guard would drop, and every vote after the
 // answer is refused.
 func (s *Server) closeParedao(w http.ResponseWriter, r *http.Request) {
+	catalogEdits.Lock()
 	cur, err := s.lookup(chi.URLParam(r, "id"))
 	if err != nil {
+		catalogEdits.Unlock()
 		writeError(w, s.deps.Log, err)
 		return
 	}
 	now := s.deps.Now()
 	if cur.StatusAt(now) == pipeline.StatusClosed {
+		catalogEdits.Unlock()
 		writeJSON(w, http.StatusOK, toJSON(cur, now))
 		return
 	}
@@ -93,7 +97,9 @@ func (s *Server) closeParedao(w http.ResponseWriter, r *http.Request) {
 	if p.OpensAt.After(p.ClosesAt) {
 		p.OpensAt = p.ClosesAt
 	}
-	if err := s.put(r, &p); err != nil {
+	err = s.put(r, &p)
+	catalogEdits.Unlock()
+	if err != nil {
 		writeError(w, s.deps.Log, err)
 		return
 	}
@@ -114,7 +120,7 @@ func (s *Server) put(r *http.Request, p *pipeline.Paredao) error {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		if got := s.deps.Catalog.Get(p.ID); got != nil && got.ClosesAt.Equal(p.ClosesAt) && got.Title == p.Title {
+		if got := s.deps.Catalog.Get(p.ID); got != nil && got.ClosesAt.Equal(p.ClosesAt) && got.Title == p.Title && slices.Equal(got.Participants, p.Participants) {
 			return nil
 		}
 		select {

@@ -71,6 +71,7 @@ type Deps struct {
 	Standings Standings
 	Windows   WindowStore // closed windows in SQL
 	Live      LiveWindows // windows still in tally's state
+	Photos    PhotoStore  // participants' photos in SQL; nil: no uploads
 	Log       *slog.Logger
 	Metrics   *Metrics
 	Now       func() time.Time
@@ -181,6 +182,9 @@ func (s *Server) routes() chi.Router {
 	r.Get("/production", s.page("production.html"))
 	r.Get("/static/*", s.static)
 	r.Get("/avatars/{paredao}/{file}", s.avatar)
+	if s.deps.Photos != nil {
+		r.Get("/photos/{file}", s.photo)
+	}
 
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(noStore)
@@ -195,6 +199,10 @@ func (s *Server) routes() chi.Router {
 			r.Use(s.authenticate)
 			r.Post("/paredoes", s.createParedao)
 			r.Post("/paredoes/{id}/close", s.closeParedao)
+			if s.deps.Photos != nil {
+				r.Put("/paredoes/{id}/participants/{pid}/photo", s.putPhoto)
+				r.Delete("/paredoes/{id}/participants/{pid}/photo", s.deletePhoto)
+			}
 			if s.deps.Windows != nil {
 				r.Get("/paredoes/{id}/report", s.report)
 				r.Get("/paredoes/{id}/minutes", s.minutes)

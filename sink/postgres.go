@@ -560,3 +560,31 @@ func (s *postgresStore) rollUpDaysParedao(ctx context.Context, paredaoID string,
 	}
 	return folded, nil
 }
+
+func (s *postgresStore) PutPhoto(ctx context.Context, hash string, sizes map[int][]byte) error {
+	if err := validPhoto(hash, sizes); err != nil {
+		return err
+	}
+	var b pgx.Batch
+	for size, data := range sizes {
+		b.Queue(`INSERT INTO photos (hash, size, data) VALUES ($1, $2, $3) ON CONFLICT (hash, size) DO NOTHING`, hash, size, data)
+	}
+	if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return tx.SendBatch(ctx, &b).Close()
+	}); err != nil {
+		return fmt.Errorf("put photo %s: %w", hash, err)
+	}
+	return nil
+}
+
+func (s *postgresStore) Photo(ctx context.Context, hash string, size int) ([]byte, error) {
+	var data []byte
+	err := s.pool.QueryRow(ctx, `SELECT data FROM photos WHERE hash = $1 AND size = $2`, hash, size).Scan(&data)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read photo %s: %w", hash, err)
+	}
+	return data, nil
+}

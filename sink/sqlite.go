@@ -601,3 +601,34 @@ func (s *sqliteStore) rollUpDaysParedao(ctx context.Context, paredaoID string, c
 	}
 	return folded, nil
 }
+
+func (s *sqliteStore) PutPhoto(ctx context.Context, hash string, sizes map[int][]byte) error {
+	if err := validPhoto(hash, sizes); err != nil {
+		return err
+	}
+	now := time.Now().Unix()
+	if err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for size, data := range sizes {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO photos (hash, size, data, created_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (hash, size) DO NOTHING`, hash, size, data, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("put photo %s: %w", hash, err)
+	}
+	return nil
+}
+
+func (s *sqliteStore) Photo(ctx context.Context, hash string, size int) ([]byte, error) {
+	var data []byte
+	err := s.read.QueryRowContext(ctx, `SELECT data FROM photos WHERE hash = ? AND size = ?`, hash, size).Scan(&data)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read photo %s: %w", hash, err)
+	}
+	return data, nil
+}

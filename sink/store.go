@@ -86,6 +86,13 @@ type Store interface {
 	// A late record that arrives for a folded day is added to its daily row,
 	// once; a count record for one is ignored, as under the hour watermark.
 	RollUpDays(ctx context.Context, olderThan time.Time) (int64, error)
+	// PutPhoto stores the sizes (edge in pixels → image file) of the photo
+	// hash (hex SHA-256, 64 characters) in one transaction. A photo's rows
+	// never change: storing a (hash, size) again keeps the first.
+	PutPhoto(ctx context.Context, hash string, sizes map[int][]byte) error
+	// Photo returns the file of hash at size, or nil and no error when
+	// there is none.
+	Photo(ctx context.Context, hash string, size int) ([]byte, error)
 	// Close releases the database connections.
 	Close() error
 }
@@ -115,6 +122,26 @@ func Open(ctx context.Context, url string) (Store, error) {
 		return openSQLite(ctx, strings.TrimPrefix(url, "sqlite:"))
 	}
 	return nil, fmt.Errorf("%w: want postgres://… or sqlite:PATH", ErrUnsupportedURL)
+}
+
+// ErrInvalidPhoto is returned by PutPhoto for a hash that is not 64 hex
+// digits, no size, or a size that is not positive or has no data.
+var ErrInvalidPhoto = errors.New("sink: invalid photo")
+
+// validPhoto checks a photo before it is stored.
+func validPhoto(hash string, sizes map[int][]byte) error {
+	if len(hash) != 64 || strings.Trim(hash, "0123456789abcdef") != "" {
+		return fmt.Errorf("%w: hash %q", ErrInvalidPhoto, hash)
+	}
+	if len(sizes) == 0 {
+		return fmt.Errorf("%w: no size", ErrInvalidPhoto)
+	}
+	for size, data := range sizes {
+		if size <= 0 || len(data) == 0 {
+			return fmt.Errorf("%w: size %d of %d bytes", ErrInvalidPhoto, size, len(data))
+		}
+	}
+	return nil
 }
 
 // validRecord checks a record before it is stored.

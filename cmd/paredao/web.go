@@ -74,6 +74,7 @@ func newWebTier(cfg *Config, k *stream.Kafka, reg prometheus.Registerer, log *sl
 		Standings: w.standings,
 		Windows:   store,
 		Live:      w.standings,
+		Photos:    photoStore(store),
 		Log:       log,
 		Metrics:   phttp.NewMetrics(reg),
 	})
@@ -173,6 +174,12 @@ func (w *webTier) seedTask() task {
 		w.seeded.Store(true)
 		return nil
 	}}
+}
+
+// photoStore is the store's photos when it keeps them (sink.Store does).
+func photoStore(store phttp.WindowStore) phttp.PhotoStore {
+	ps, _ := store.(phttp.PhotoStore)
+	return ps
 }
 
 // seedEntry is a paredão in a seed file: absolute times, or offsets from start-up.

@@ -33,6 +33,15 @@
       "prod.chart.day.aria": "Gráfico de barras empilhadas: votos por dia (UTC), por participante",
       "prod.hoursFolded": "Os votos antes de {day} (UTC) estão só por dia: as horas foram agregadas em dias (PAREDAO_DAILY_ROLLUP_AFTER). Os totais continuam exatos.",
       "prod.csv.folded": "Não há mais CSV por hora deste paredão: as horas foram agregadas em dias. Baixe por dia.",
+      "prod.photos": "Fotos dos participantes",
+      "prod.photos.hint": "JPEG, PNG ou WebP até 2 MB; recortada ao quadrado no centro. Sem foto, o participante tem um avatar gerado.",
+      "prod.photos.choose": "Enviar foto",
+      "prod.photos.remove": "Remover foto",
+      "prod.photos.sending": "Enviando a foto de {name}…",
+      "prod.photos.done": "Foto de {name} atualizada.",
+      "prod.photos.removed": "{name} voltou ao avatar gerado.",
+      "prod.photos.fail": "A foto de {name} não foi aceita: {message}",
+      "prod.photos.tooBig": "A foto de {name} passa de 2 MB.",
     },
     en: {
       "prod.by": "Chart and CSV",
@@ -42,6 +51,15 @@
       "prod.chart.day.aria": "Stacked bar chart: votes per day (UTC), by housemate",
       "prod.hoursFolded": "Votes before {day} (UTC) are kept per day only: their hours were folded into days (PAREDAO_DAILY_ROLLUP_AFTER). Totals stay exact.",
       "prod.csv.folded": "This eviction has no hourly CSV any more: its hours were folded into days. Download it by day.",
+      "prod.photos": "Housemates' photos",
+      "prod.photos.hint": "JPEG, PNG or WebP up to 2 MB; cropped to a square at the centre. Without a photo a housemate has a generated avatar.",
+      "prod.photos.choose": "Upload photo",
+      "prod.photos.remove": "Remove photo",
+      "prod.photos.sending": "Uploading {name}'s photo…",
+      "prod.photos.done": "{name}'s photo updated.",
+      "prod.photos.removed": "{name} is back on the generated avatar.",
+      "prod.photos.fail": "{name}'s photo was refused: {message}",
+      "prod.photos.tooBig": "{name}'s photo is over 2 MB.",
     },
   };
   function t(key, vars) {
@@ -176,6 +194,91 @@
         })])))));
     }
     renderStatus();
+    renderPhotos();
+  }
+
+  // ---- photos ------------------------------------------------------------------
+
+  // renderPhotos lists the chosen paredão's participants with their picture,
+  // an upload button and, for an uploaded photo, a remove button. It redraws
+  // only when a photo changed, so the 10-second list refresh does not close
+  // a file picker.
+  let photosKey = "";
+  function renderPhotos(force) {
+    const p = current();
+    $("photos-title").textContent = t("prod.photos");
+    $("photos-hint").textContent = t("prod.photos.hint");
+    const key = p ? P.lang() + "|" + p.id + "|" + p.participants.map((x) => x.id + "=" + (x.photoUrl || "")).join(",") : "";
+    if (key === photosKey && !force) return;
+    photosKey = key;
+    const body = $("photos").tBodies[0];
+    if (!p) {
+      body.replaceChildren();
+      return;
+    }
+    body.replaceChildren(...p.participants.map((x) => {
+      const img = el("img", { class: "photo-thumb", src: P.photo(p.id, x), alt: "", width: "48", height: "48" });
+      img.style.borderRadius = "50%";
+      img.style.objectFit = "cover";
+      const file = el("input", { type: "file", accept: "image/jpeg,image/png,image/webp", "data-photo": x.id, "aria-label": `${t("prod.photos.choose")}: ${x.name}` });
+      file.addEventListener("change", () => { if (file.files[0]) uploadPhoto(p.id, x, file.files[0]); });
+      const own = (x.photoUrl || "").startsWith("/photos/");
+      return el("tr", { "data-participant": x.id },
+        el("td", {}, img),
+        el("th", { scope: "row", text: x.name }),
+        el("td", {}, el("label", { class: "ghost" }, el("span", { text: t("prod.photos.choose") + " " }), file)),
+        el("td", {}, ...(own ? [el("button", { type: "button", class: "ghost", "data-photo-remove": x.id, text: t("prod.photos.remove"),
+          "aria-label": `${t("prod.photos.remove")}: ${x.name}`, onclick: () => removePhoto(p.id, x) })] : [])));
+    }));
+  }
+
+  async function sendPhoto(paredaoId, x, method, file) {
+    const path = `/api/v1/production/paredoes/${encodeURIComponent(paredaoId)}/participants/${encodeURIComponent(x.id)}/photo`;
+    const headers = { Accept: "application/json", Authorization: "Bearer " + token };
+    if (file) headers["Content-Type"] = file.type;
+    let res;
+    try {
+      res = await fetch(path, { method, headers, credentials: "same-origin", body: file || undefined });
+    } catch {
+      throw new P.APIError(0, "network", t("prod.report.fail"));
+    }
+    const data = await res.json().catch(() => null);
+    if (!res.ok) {
+      const e = (data && data.error) || {};
+      throw new P.APIError(res.status, e.code || "http_" + res.status, e.message || res.statusText);
+    }
+    const i = paredoes.findIndex((q) => q.id === data.id);
+    if (i >= 0) paredoes[i] = data;
+    renderPhotos(true);
+  }
+
+  async function uploadPhoto(paredaoId, x, file) {
+    const msg = $("photos-message");
+    if (file.size > 2 << 20) {
+      msg.textContent = t("prod.photos.tooBig", { name: x.name });
+      renderPhotos(true);
+      return;
+    }
+    msg.textContent = t("prod.photos.sending", { name: x.name });
+    try {
+      await sendPhoto(paredaoId, x, "PUT", file);
+      msg.textContent = t("prod.photos.done", { name: x.name });
+    } catch (e) {
+      if (unauthorized(e)) return;
+      msg.textContent = t("prod.photos.fail", { name: x.name, message: e.message });
+      renderPhotos(true);
+    }
+  }
+
+  async function removePhoto(paredaoId, x) {
+    const msg = $("photos-message");
+    try {
+      await sendPhoto(paredaoId, x, "DELETE");
+      msg.textContent = t("prod.photos.removed", { name: x.name });
+    } catch (e) {
+      if (unauthorized(e)) return;
+      msg.textContent = t("prod.photos.fail", { name: x.name, message: e.message });
+    }
   }
 
   $("paredao-select").addEventListener("change", (ev) => {

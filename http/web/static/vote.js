@@ -6,6 +6,9 @@
 (() => {
   const P = window.Paredao;
   const { t, fmt, el, $ } = P;
+  // smallPhoto is an uploaded photo's 128-pixel size (the address of the
+  // 512-pixel one with "-128"), for pictures drawn at 72 pixels or less.
+  const smallPhoto = (u) => (/^\/photos\/[0-9a-f]{64}\.jpg$/.test(u) ? u.replace(/\.jpg$/, "-128.jpg") : u);
 
   let paredao = null; // the open paredão
   let widget = null; // <altcha-widget>
@@ -337,7 +340,7 @@
       if (!row) {
         const info = par.participants.find((x) => x.id === p.id) || { id: p.id, name: p.name };
         row = el("li", { class: "bar-row", "data-participant": p.id },
-          el("img", { class: "bar-photo", src: P.photo(par.id, info), alt: "", width: "48", height: "48" }),
+          el("img", { class: "bar-photo", src: smallPhoto(P.photo(par.id, info)), alt: "", width: "48", height: "48" }),
           el("span", { class: "bar-name", text: p.name }),
           el("span", { class: "bar-pct" }),
           el("span", { class: "bar-track", "aria-hidden": "true" }, el("span", { class: "bar-fill" })));
@@ -369,7 +372,7 @@
       $("next-title").textContent = next.title;
       $("next-opens").textContent = t("idle.opens", { when: fmt.when(next.opensAt) });
       $("next-faces").replaceChildren(...next.participants.map((p) =>
-        el("li", { class: "face" }, el("img", { src: P.photo(next.id, p), alt: "", width: "72", height: "72" }), el("span", { text: p.name }))));
+        el("li", { class: "face" }, el("img", { src: smallPhoto(P.photo(next.id, p)), alt: "", width: "72", height: "72" }), el("span", { text: p.name }))));
       // Open the vote by itself when the time comes (timers past ~24 days overflow).
       const wait = new Date(next.opensAt) - now + 1000;
       if (wait < 2 ** 31 - 1) reloadTimer = setTimeout(load, Math.max(wait, 1000));
