@@ -14,6 +14,7 @@ func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 // or a 4xx error.
 func FuzzParseVote(f *testing.F) {
 	f.Add([]byte(`{"participantId":"ana","altcha":"eyJ9"}`))
+	f.Add([]byte(`{"participantId":"ana","altcha":"eyJ9","captcha":"XXXX.DUMMY.TOKEN.XXXX"}`))
 	f.Add([]byte(`{"participantId":null}`))
 	f.Add([]byte("{\"participantId\":\"\xff\"}"))
 	f.Fuzz(func(t *testing.T, body []byte) {

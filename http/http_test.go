@@ -125,6 +125,12 @@ func TestParseVote(t *testing.T) {
 		status int
 	}{
 		{`{"participantId":"ana","altcha":"x"}`, 0},
+		{`{"participantId":"ana","altcha":"x","captcha":"0.tok-en_"}`, 0},
+		{`{"participantId":"ana","altcha":"x","captcha":null}`, 0},
+		{`{"participantId":"ana","altcha":"x","captcha":1}`, 400},
+		{`{"participantId":"ana","altcha":"x","captcha":["t"]}`, 400},
+		{`{"participantId":"ana","captcha":"t"}`, 400},
+		{`{"participantId":"ana","altcha":"x","captcha":"t","captcha2":"t"}`, 400},
 		{`{"participantId":"ana"}`, 400},
 		{`{"altcha":"x"}`, 400},
 		{`{"participantId":null,"altcha":"x"}`, 400},
@@ -280,7 +286,7 @@ func TestIssueMatchesAltcha(t *testing.T) {
 		exp := now.Add(p.ttl)
 		nonce, _, _ := strings.Cut(c.Salt, "?")
 		lib, err := altcha.CreateChallenge(altcha.ChallengeOptions{Algorithm: altcha.SHA256, MaxNumber: p.maxNumber, HMACKey: p.key,
-			Salt: nonce, Number: &number, Expires: &exp, Params: url.Values{"p": {tc.paredao}, "v": {tc.voter}}})
+			Salt: nonce, Number: &number, Expires: &exp, Params: url.Values{"m": {strconv.FormatInt(p.maxNumber, 10)}, "p": {tc.paredao}, "v": {tc.voter}}})
 		if err != nil {
 			t.Fatal(err)
 		}

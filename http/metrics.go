@@ -10,7 +10,8 @@ import "github.com/prometheus/client_golang/prometheus"
 //	paredao_http_challenges_total                challenges issued
 //	paredao_http_panics_total                    handler panics recovered
 //	paredao_http_voter_cookies_total{outcome}    new voter cookies: issued, or rate_limited (the address's cap)
-//	paredao_http_cache_entries{cache}            entries held by a bounded in-memory map: used_challenges, voter_rates
+//	paredao_http_cache_entries{cache}            entries held by a bounded in-memory map: used_challenges, voter_rates, pow_activity
+//	paredao_http_challenge_difficulty_total{level} challenges issued per adaptive difficulty level (Server.Collectors)
 //	paredao_http_cache_evictions_total{cache}    entries dropped for room while still needed (the bound is too small)
 type Metrics struct {
 	accepted     prometheus.Counter
@@ -65,4 +66,5 @@ func (m *Metrics) rejected(reason string) { m.rejections.WithLabelValues(reason)
 const (
 	cacheUsed   = "used_challenges" // usedCache
 	cacheVoters = "voter_rates"     // voterLimiter
+	cacheActive = "pow_activity"    // activity (difficulty.go)
 )

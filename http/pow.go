@@ -41,12 +41,18 @@ type pow struct {
 
 // issue mints an ALTCHA v1 challenge the way altcha-lib-go's
 // CreateChallenge does (TestIssueMatchesAltcha): a salt of 12 random bytes in
-// hex with the parameters expires, p and v URL-encoded in that order and a
-// closing '&', a secret number in [0, maxNumber], the challenge
+// hex with the parameters expires, m (its maxnumber), p and v URL-encoded in
+// that order and a closing '&', a secret number in [0, maxNumber], the challenge
 // hex(SHA-256(salt + number)) and the signature hex(HMAC-SHA-256(key,
 // challenge)); without the library's reflection and big integers, on the
-// path of every vote (each 202 carries the next challenge).
+// path of every vote (each 202 carries the next challenge). issue mints at
+// the base difficulty; issueWith at maxNumber, which the salt carries (m=,
+// bound by the signature) for verify to check the number against.
 func (p pow) issue(voter, paredao string, now time.Time) (Challenge, error) {
+	return p.issueWith(voter, paredao, now, p.maxNumber)
+}
+
+func (p pow) issueWith(voter, paredao string, now time.Time, maxNumber int64) (Challenge, error) {
 	var rnd [20]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return Challenge{}, fmt.Errorf("create challenge: %w", err)
@@ -55,17 +61,19 @@ func (p pow) issue(voter, paredao string, now time.Time) (Challenge, error) {
 	salt = hex.AppendEncode(salt, rnd[:12])
 	salt = append(salt, "?expires="...)
 	salt = strconv.AppendInt(salt, now.Add(p.ttl).Unix(), 10)
+	salt = append(salt, "&m="...)
+	salt = strconv.AppendInt(salt, maxNumber, 10)
 	salt = append(salt, "&p="...)
 	salt = append(salt, url.QueryEscape(paredao)...)
 	salt = append(salt, "&v="...)
 	salt = append(salt, url.QueryEscape(voter)...)
 	salt = append(salt, '&')
-	number := int64(binary.LittleEndian.Uint64(rnd[12:]) % uint64(p.maxNumber+1))
+	number := int64(binary.LittleEndian.Uint64(rnd[12:]) % uint64(maxNumber+1))
 	sum := sha256.Sum256(strconv.AppendInt(salt, number, 10))
 	challenge := hex.EncodeToString(sum[:])
 	mac := hmac.New(sha256.New, []byte(p.key))
 	mac.Write([]byte(challenge))
-	return Challenge{Algorithm: string(altcha.SHA256), Challenge: challenge, MaxNumber: p.maxNumber,
+	return Challenge{Algorithm: string(altcha.SHA256), Challenge: challenge, MaxNumber: maxNumber,
 		Salt: string(salt), Signature: hex.EncodeToString(mac.Sum(nil))}, nil
 }
 
@@ -103,6 +111,12 @@ func (p pow) verify(payload, voter, paredao string, now time.Time) (solved, *Err
 	}
 	params := altcha.ExtractParams(pl)
 	exp, err := strconv.ParseInt(params.Get("expires"), 10, 64)
+	// The challenge's own difficulty (m=, signed with the salt); a challenge
+	// without one is at the base difficulty.
+	maxNumber, merr := p.maxNumber, error(nil)
+	if params.Has("m") {
+		maxNumber, merr = strconv.ParseInt(params.Get("m"), 10, 64)
+	}
 	switch {
 	case err != nil:
 		return solved{}, invalidChallenge("the challenge has no expiry")
@@ -112,7 +126,9 @@ func (p pow) verify(payload, voter, paredao string, now time.Time) (solved, *Err
 		return solved{}, invalidChallenge("the challenge was issued to another voter")
 	case params.Get("p") != paredao:
 		return solved{}, invalidChallenge("the challenge was issued for another paredão")
-	case pl.Number < 0 || pl.Number > p.maxNumber:
+	case merr != nil || maxNumber < 1:
+		return solved{}, invalidChallenge("the challenge's difficulty is not a number")
+	case pl.Number < 0 || pl.Number > maxNumber:
 		return solved{}, invalidChallenge("the proof of work is wrong")
 	}
 	ok, err := altcha.VerifySolutionSafe(pl, p.key, false)

@@ -46,7 +46,11 @@ type Standings interface {
 type Config struct {
 	Secret          []byte        // signs challenges and voter cookies (≥ 32 bytes)
 	ProductionToken string        // bearer token of the production API
-	PowMaxNumber    int64         // proof-of-work difficulty
+	PowMaxNumber    int64         // proof-of-work difficulty (base: level 0)
+	PowMaxLevel     int           // adaptive difficulty: levels above the base (maxnumber × 4^level); 0 = fixed
+	PowCookiePerMin int           // challenges per minute per voter cookie before the first level; 0 = not counted
+	PowPrefixPerMin int           // challenges per minute per /24 or /64 before the first level; 0 = not counted
+	PowCacheSize    int           // cookies and prefixes the adaptive difficulty follows at once (default 1<<18)
 	ChallengeTTL    time.Duration // how long a challenge stays valid
 	VotesPerMinute  int           // per-voter cap at the edge (approximate; guard is exact); 0 = unlimited
 	AddressPerMin   int           // per-address ceiling on votes and challenges; 0 = unlimited
@@ -61,6 +65,7 @@ type Config struct {
 	MaxStreams      int           // results streams (SSE) open at once; 0 = no cap
 	AddressStreams  int           // results streams per client address; 0 = no cap
 	Report          ReportConfig
+	Captcha         CaptchaConfig // a hosted captcha on every vote besides the proof of work; zero: none
 }
 
 // Deps are what the web tier reads and writes.
@@ -83,6 +88,7 @@ type Server struct {
 	deps           Deps
 	voters         voters
 	pow            pow
+	difficulty     *difficulty
 	used           *usedCache
 	perVoter       *voterLimiter
 	voteLimit      *httprate.RateLimiter
@@ -93,7 +99,9 @@ type Server struct {
 	token          [32]byte
 	hours          hoursCache // final hourly rows per paredão (see report.go)
 	streams        *streamSlots
+	captcha        *captcha // nil: ALTCHA only (captcha.go)
 	emitFailures   logEvery
+	abuse          *abuseBook // the last hour per paredão, for production (abuse.go)
 }
 
 // ErrConfig reports an unusable web configuration.
@@ -134,11 +142,16 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 	if cfg.VoterCacheSize == 0 {
 		cfg.VoterCacheSize = 1 << 18
 	}
+	if cfg.PowMaxLevel < 0 || cfg.PowMaxLevel > MaxDifficultyLevel || cfg.PowMaxNumber > MaxPowNumber>>(2*max(cfg.PowMaxLevel, 0)) {
+		return nil, fmt.Errorf("%w: difficulty %d × 4^%d: level 0 to %d, maxnumber at most %d", ErrConfig,
+			cfg.PowMaxNumber, cfg.PowMaxLevel, MaxDifficultyLevel, int64(MaxPowNumber))
+	}
 	s := &Server{
 		cfg:            cfg,
 		deps:           deps,
 		voters:         voters{key: derive(cfg.Secret, "voter-cookie")},
 		pow:            pow{key: string(derive(cfg.Secret, "altcha")), maxNumber: cfg.PowMaxNumber, ttl: cfg.ChallengeTTL},
+		difficulty:     newDifficulty(cfg, deps.Metrics),
 		used:           newUsedCache(cfg.UsedCacheSize, deps.Metrics),
 		perVoter:       newVoterLimiter(cfg.VotesPerMinute, time.Minute, cfg.VoterCacheSize, deps.Metrics),
 		voteLimit:      newAddressLimiter(cfg.AddressPerMin),
@@ -148,6 +161,11 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 		token:          sha256.Sum256([]byte(cfg.ProductionToken)),
 		streams:        newStreamSlots(cfg.MaxStreams, cfg.AddressStreams),
 	}
+	s.abuse = newAbuseBook(cfg.Secret, deps.Now, func(id string) bool { return deps.Catalog != nil && deps.Catalog.Get(id) != nil })
+	var err error
+	if s.captcha, err = newCaptcha(cfg.Captcha, cfg.MaxInFlight, deps.Log); err != nil {
+		return nil, err
+	}
 	s.router = s.routes()
 	return s, nil
 }
@@ -155,7 +173,7 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 // Collectors are the server's metrics beyond Deps.Metrics: its results
 // streams.
 func (s *Server) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.streams.open, s.streams.refused}
+	return append([]prometheus.Collector{s.streams.open, s.streams.refused, s.difficulty.levels}, s.captcha.collectors()...)
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
@@ -170,7 +188,7 @@ func derive(secret []byte, purpose string) []byte {
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.recoverer, securityHeaders)
+	r.Use(s.recoverer, securityHeaders(s.captcha.pagePolicy))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.deps.Log, errorf(http.StatusNotFound, "not_found", "no such page or endpoint"))
 	})
@@ -191,6 +209,7 @@ func (s *Server) routes() chi.Router {
 		r.Get("/paredoes", s.listParedoes)
 		r.Get("/paredoes/{id}", s.getParedao)
 		r.Get("/challenge", s.challenge)
+		r.Get("/config", s.clientConfig)
 		r.With(s.crossOrigin).Post("/paredoes/{id}/votes", s.vote)
 		r.Get("/paredoes/{id}/results", s.results)
 		r.Get("/paredoes/{id}/results/stream", s.resultsStream)
@@ -199,6 +218,7 @@ func (s *Server) routes() chi.Router {
 			r.Use(s.authenticate)
 			r.Post("/paredoes", s.createParedao)
 			r.Post("/paredoes/{id}/close", s.closeParedao)
+			r.Get("/paredoes/{id}/abuse", s.abuseReport)
 			if s.deps.Photos != nil {
 				r.Put("/paredoes/{id}/participants/{pid}/photo", s.putPhoto)
 				r.Delete("/paredoes/{id}/participants/{pid}/photo", s.deletePhoto)
@@ -228,10 +248,17 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-func securityHeaders(next http.Handler) http.Handler {
+// securityHeaders sets the headers of every answer; policy gives the
+// Content-Security-Policy (basePolicy, widened on the voter page for a
+// configured captcha: captcha.go).
+func securityHeaders(policy func(*http.Request) string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler { return headersWith(policy, next) }
+}
+
+func headersWith(policy func(*http.Request) string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		h.Set("Content-Security-Policy", policy(r))
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
@@ -250,6 +277,7 @@ func (s *Server) crossOrigin(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.deps.Metrics.rejected(errCrossOrigin.Code)
+		s.noteVote(r, errCrossOrigin)
 		writeError(w, s.deps.Log, errCrossOrigin)
 	}))
 	return cop.Handler(next)

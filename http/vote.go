@@ -50,7 +50,7 @@ func (s *Server) challenge(w http.ResponseWriter, r *http.Request) {
 		s.voters.set(w, cookie, s.secureCookie(r))
 		s.deps.Metrics.voterCookies.WithLabelValues("issued").Inc()
 	}
-	c, err := s.pow.issue(voter, id, now)
+	c, err := s.issueChallenge(r, voter, id, now)
 	if err != nil {
 		writeError(w, s.deps.Log, err)
 		return
@@ -63,6 +63,7 @@ func (s *Server) challenge(w http.ResponseWriter, r *http.Request) {
 type voteRequest struct {
 	ParticipantID *string `json:"participantId"`
 	Altcha        *string `json:"altcha"`
+	Captcha       *string `json:"captcha,omitempty"` // the hosted captcha's token, when one is configured
 }
 
 // Receipt tells a voter which vote was acknowledged.
@@ -88,10 +89,12 @@ func (s *Server) vote(w http.ResponseWriter, r *http.Request) {
 		} else {
 			s.deps.Metrics.rejected("internal")
 		}
+		s.noteVote(r, err)
 		writeError(w, s.deps.Log, err)
 		return
 	}
 	s.deps.Metrics.accepted.Inc()
+	s.noteVote(r, nil)
 	p := s.deps.Catalog.Get(v.ParedaoID)
 	resp := voteResponse{
 		Receipt: Receipt{VoteID: v.ID, ParedaoID: v.ParedaoID, ParticipantID: v.ParticipantID, AcceptedAt: v.AcceptedAt},
@@ -133,6 +136,10 @@ func (s *Server) acceptVote(w http.ResponseWriter, r *http.Request) (*pipeline.V
 	if perr != nil {
 		return nil, nil, perr
 	}
+	// After the proof of work, so a captcha check (a call to the provider) is paid for.
+	if err := s.captcha.check(r.Context(), req.Captcha, sol.id, clientAddr(r, s.cfg.TrustedProxies), now); err != nil {
+		return nil, nil, err
+	}
 	if !s.used.claim(sol.id, sol.expires, now) {
 		return nil, nil, errUsed
 	}
@@ -149,7 +156,7 @@ func (s *Server) acceptVote(w http.ResponseWriter, r *http.Request) (*pipeline.V
 		s.perVoter.giveBack(voter, now)
 		return nil, nil, err
 	}
-	next, err := s.pow.issue(voter, id, now)
+	next, err := s.issueChallenge(r, voter, id, now)
 	if err != nil {
 		return v, nil, nil // the vote stands; the client fetches a challenge itself
 	}
@@ -226,7 +233,7 @@ func jsonProblem(err error) string {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "the body is empty or cut short"
 	}
-	return "the body must be {\"participantId\": string, \"altcha\": string}: " + err.Error()
+	return "the body must be {\"participantId\": string, \"altcha\": string, \"captcha\"?: string}: " + err.Error()
 }
 
 func newID() string {

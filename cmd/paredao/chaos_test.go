@@ -36,6 +36,7 @@ func newCluster(t *testing.T, partitions int) *cluster {
 		"PAREDAO_SECRET":           "chaos-secret-0123456789abcdef0123456789",
 		"PAREDAO_PRODUCTION_TOKEN": chaosToken,
 		"PAREDAO_POW_MAX_NUMBER":   "100",
+		"PAREDAO_POW_MAX_LEVEL":    "0", // the load is all loopback: a fixed difficulty
 		"PAREDAO_PARTITIONS":       strconv.Itoa(partitions),
 		"PAREDAO_REPLICATION":      "1",
 		"PAREDAO_DATABASE_URL":     "sqlite:" + filepath.Join(dir, "paredao.db"),

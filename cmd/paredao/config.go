@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	phttp "github.com/paredao/paredao/http"
 )
 
 // Config is the one typed configuration of every command: defaults, then
@@ -28,6 +30,9 @@ type Config struct {
 	Secret          string
 	ProductionToken string
 	PowMaxNumber    int64
+	PowMaxLevel     int // adaptive difficulty: levels above the base, maxnumber × 4^level; 0 = fixed
+	PowCookiePerMin int // challenges per minute per voter cookie before the first level
+	PowPrefixPerMin int // challenges per minute per /24 or /64 before the first level
 	VotesPerMinute  int
 	AddressPerMin   int
 	AddressCookies  int // new voter cookies per client address per minute; 0 = no cap
@@ -51,6 +56,13 @@ type Config struct {
 	MaxConnections  int // public connections; 0 = from the open-files limit
 	MaxStreams      int // results streams open at once; 0 = a quarter of the connections
 	AddressStreams  int // results streams per client address; 0 = no cap
+
+	// A hosted captcha on every vote besides the proof of work.
+	Captcha        string // turnstile, hcaptcha or recaptcha; "" = none (ALTCHA only)
+	CaptchaSiteKey string
+	CaptchaSecret  string
+	CaptchaVerify  string        // siteverify URL; "" = the provider's
+	CaptchaTimeout time.Duration // how long a vote waits for siteverify
 
 	finish   func() error // converts the parsed flag strings
 	embedded bool         // no Kafka brokers configured: the embedded broker
@@ -95,7 +107,11 @@ func (cfg *Config) bind(fs *flag.FlagSet, command string, env func(string) strin
 	str(&cfg.DatabaseURL, "database-url", "", "postgres://… for PostgreSQL, sqlite:PATH for the embedded store (default sqlite:<data dir>/paredao.db)")
 	str(&cfg.Secret, "secret", "", "key for signing challenges and voter cookies (≥ 32 bytes); run generates one in the data dir")
 	str(&cfg.ProductionToken, "production-token", "", "bearer token of the production API; run generates one when unset, keeps it in the data dir and prints it")
-	str(&powMax, "pow-max-number", "100000", "proof-of-work difficulty (ALTCHA maxnumber)")
+	str(&powMax, "pow-max-number", "100000", "proof-of-work difficulty (ALTCHA maxnumber) at level 0")
+	var powLevel, powCookie, powPrefix string
+	str(&powLevel, "pow-max-level", "4", "adaptive difficulty: levels above the base (maxnumber × 4^level); 0 = fixed difficulty")
+	str(&powCookie, "pow-cookie-per-minute", "30", "challenges per minute per voter cookie before the difficulty rises (×4 per 4× more); 0 = not counted")
+	str(&powPrefix, "pow-prefix-per-minute", "1200", "challenges per minute per /24 (IPv4) or /64 (IPv6) before the difficulty rises; 0 = not counted")
 	str(&perMin, "votes-per-minute", "10", "per-voter cap; 0 = unlimited")
 	str(&addrPerMin, "address-votes-per-minute", "6000", "per-address ceiling on votes (challenges: twice that); 0 = unlimited")
 	str(&addrCookies, "address-cookies-per-minute", "600", "new voter cookies per client address per minute (carrier NATs share addresses); 0 = no cap")
@@ -120,6 +136,12 @@ func (cfg *Config) bind(fs *flag.FlagSet, command string, env func(string) strin
 	var maxConns, maxStreams, addrStreams string
 	str(&maxConns, "max-connections", "0", "public connections held at once (idle ones closed first near it, new ones answered 503 at it); 0 = the open-files limit less a reserve")
 	str(&maxStreams, "max-streams", "0", "live results streams (SSE) at once; 0 = a quarter of the connections")
+	var captchaTimeout string
+	str(&cfg.Captcha, "captcha", "", "a hosted captcha checked on every vote besides the proof of work: turnstile, hcaptcha or recaptcha (v2); empty = ALTCHA only")
+	str(&cfg.CaptchaSiteKey, "captcha-site-key", "", "the captcha's public site key (the page's widget)")
+	str(&cfg.CaptchaSecret, "captcha-secret", "", "the captcha's siteverify secret")
+	str(&cfg.CaptchaVerify, "captcha-verify-url", "", "the captcha's siteverify URL (default: the provider's own)")
+	str(&captchaTimeout, "captcha-timeout", "3s", "how long a vote waits for siteverify before 503 (fail closed: nothing is written)")
 	str(&addrStreams, "address-streams", "64", "live results streams per client address; 0 = no cap")
 	cfg.Command = command
 	cfg.finish = func() error {
@@ -141,6 +163,9 @@ func (cfg *Config) bind(fs *flag.FlagSet, command string, env func(string) strin
 		var pm int
 		num("pow-max-number", powMax, &pm)
 		cfg.PowMaxNumber = int64(pm)
+		num("pow-max-level", powLevel, &cfg.PowMaxLevel)
+		num("pow-cookie-per-minute", powCookie, &cfg.PowCookiePerMin)
+		num("pow-prefix-per-minute", powPrefix, &cfg.PowPrefixPerMin)
 		num("votes-per-minute", perMin, &cfg.VotesPerMinute)
 		num("address-votes-per-minute", addrPerMin, &cfg.AddressPerMin)
 		num("address-cookies-per-minute", addrCookies, &cfg.AddressCookies)
@@ -171,6 +196,7 @@ func (cfg *Config) bind(fs *flag.FlagSet, command string, env func(string) strin
 		num("max-connections", maxConns, &cfg.MaxConnections)
 		num("max-streams", maxStreams, &cfg.MaxStreams)
 		num("address-streams", addrStreams, &cfg.AddressStreams)
+		dur("captcha-timeout", captchaTimeout, &cfg.CaptchaTimeout)
 		cfg.KafkaBrokers = splitList(brokers)
 		cfg.Groups = splitList(groups)
 		for _, s := range splitList(proxies) {
@@ -243,6 +269,8 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, errors.New("--window: at least 1s"))
 	case cfg.PowMaxNumber < 1:
 		errs = append(errs, errors.New("--pow-max-number: at least 1"))
+	case cfg.PowMaxLevel < 0 || cfg.PowMaxLevel > phttp.MaxDifficultyLevel || cfg.PowMaxNumber > phttp.MaxPowNumber>>(2*cfg.PowMaxLevel):
+		errs = append(errs, fmt.Errorf("--pow-max-level: 0 to %d, and --pow-max-number × 4^level at most %d", phttp.MaxDifficultyLevel, int64(phttp.MaxPowNumber)))
 	case cfg.EmitTimeout <= 0:
 		errs = append(errs, errors.New("--emit-timeout: must be positive"))
 	case cfg.RollupAfter > 0 && cfg.RollupAfter < cfg.LateHorizon+cfg.Window+cfg.Grace+time.Hour:
@@ -251,6 +279,14 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--daily-rollup-after %s: must be above --rollup-after %s (hours fold into days after minutes fold into hours), or 0", cfg.DailyRollup, cfg.RollupAfter))
 	case cfg.DailyRollup > 0 && cfg.DailyRollup < cfg.LateHorizon+cfg.Window+cfg.Grace+time.Hour:
 		errs = append(errs, errors.New("--daily-rollup-after: must exceed the late horizon, window and grace by an hour at least"))
+	}
+	switch {
+	case cfg.Captcha != "" && cfg.Captcha != "turnstile" && cfg.Captcha != "hcaptcha" && cfg.Captcha != "recaptcha":
+		errs = append(errs, fmt.Errorf("--captcha %q: turnstile, hcaptcha, recaptcha or empty", cfg.Captcha))
+	case cfg.Captcha != "" && (cfg.CaptchaSiteKey == "" || cfg.CaptchaSecret == ""):
+		errs = append(errs, fmt.Errorf("--captcha %s needs PAREDAO_CAPTCHA_SITE_KEY and PAREDAO_CAPTCHA_SECRET", cfg.Captcha))
+	case cfg.Captcha != "" && cfg.CaptchaTimeout <= 0:
+		errs = append(errs, errors.New("--captcha-timeout: must be positive"))
 	}
 	needsSecret := cfg.Command == "web"
 	if needsSecret && len(cfg.Secret) < 32 {
@@ -275,6 +311,7 @@ func (cfg Config) String() string {
 	}
 	cfg.Secret = mask(cfg.Secret)
 	cfg.ProductionToken = mask(cfg.ProductionToken)
+	cfg.CaptchaSecret = mask(cfg.CaptchaSecret)
 	cfg.DatabaseURL = maskURL(cfg.DatabaseURL)
 	cfg.finish = nil
 	type plain Config // no String method: no recursion

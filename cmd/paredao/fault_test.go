@@ -417,6 +417,7 @@ func newFaultCluster(t *testing.T, dbURL string) *faultCluster {
 		"PAREDAO_SECRET":           "fault-secret-0123456789abcdef0123456789",
 		"PAREDAO_PRODUCTION_TOKEN": faultToken,
 		"PAREDAO_POW_MAX_NUMBER":   "100",
+		"PAREDAO_POW_MAX_LEVEL":    "0", // the load is all loopback: a fixed difficulty
 		"PAREDAO_WINDOW":           faultWindow.String(),
 		"PAREDAO_GRACE":            faultGrace.String(),
 		"PAREDAO_LATE_HORIZON":     faultHorizon.String(),

@@ -32,6 +32,7 @@ func runEnv(t *testing.T, dataDir string) map[string]string {
 		"PAREDAO_DATA_DIR":       dataDir,
 		"PAREDAO_BROKER_ADDR":    freeAddr(t),
 		"PAREDAO_POW_MAX_NUMBER": "200",
+		"PAREDAO_POW_MAX_LEVEL":  "0", // every test client is loopback: a fixed difficulty (TestAdaptiveDifficulty sets it)
 		"PAREDAO_PARTITIONS":     "4",
 		"PAREDAO_LOG_LEVEL":      "info",
 	}

@@ -57,6 +57,9 @@ func newWebTier(cfg *Config, k *stream.Kafka, reg prometheus.Registerer, log *sl
 		Secret:          []byte(cfg.Secret),
 		ProductionToken: cfg.ProductionToken,
 		PowMaxNumber:    cfg.PowMaxNumber,
+		PowMaxLevel:     cfg.PowMaxLevel,
+		PowCookiePerMin: cfg.PowCookiePerMin,
+		PowPrefixPerMin: cfg.PowPrefixPerMin,
 		VotesPerMinute:  cfg.VotesPerMinute,
 		AddressPerMin:   cfg.AddressPerMin,
 		TrustedProxies:  cfg.TrustedProxies,
@@ -67,6 +70,8 @@ func newWebTier(cfg *Config, k *stream.Kafka, reg prometheus.Registerer, log *sl
 		MaxStreams:      maxStreams,
 		AddressStreams:  cfg.AddressStreams,
 		Report:          phttp.ReportConfig{Window: cfg.Window, Grace: cfg.Grace, Horizon: cfg.LateHorizon},
+		Captcha: phttp.CaptchaConfig{Provider: cfg.Captcha, SiteKey: cfg.CaptchaSiteKey, Secret: cfg.CaptchaSecret,
+			VerifyURL: cfg.CaptchaVerify, Timeout: cfg.CaptchaTimeout},
 	}, phttp.Deps{
 		Catalog:   w.catalog,
 		Writer:    emitterWriter{w.paredoes},

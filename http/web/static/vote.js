@@ -55,6 +55,7 @@
     if (changed) {
       renderCards();
       setUpWidget();
+      P.captcha.render(); // the hosted captcha, when the server has one
       standings = null;
       $("panorama").hidden = true;
       follow();
@@ -184,6 +185,11 @@
       }
       return;
     }
+    if (P.captcha.enabled() && !P.captcha.token()) {
+      setBusy(false);
+      $("vote-error").textContent = P.captcha.required();
+      return; // the proof of work stays good: vote again once the captcha is done
+    }
     vote(p, payload);
   });
 
@@ -196,9 +202,10 @@
     setBusy(true);
     $("vote-error").textContent = "";
     $("vote-status").textContent = t("vote.sending");
+    const captcha = P.captcha.token(); // counts once: the widget resets below, a resend takes a fresh one
     try {
       const res = await P.api(`/api/v1/paredoes/${encodeURIComponent(paredao.id)}/votes`, {
-        method: "POST", body: { participantId: p.id, altcha: payload },
+        method: "POST", body: Object.assign({ participantId: p.id, altcha: payload }, captcha ? { captcha } : {}),
       });
       nextChallenge = res.nextChallenge || null;
       doubtful = null;
@@ -212,6 +219,7 @@
       doubtful = code === "unavailable" || code === "network" ? payload : null;
       failed(e);
     } finally {
+      if (captcha) P.captcha.reset();
       setBusy(false);
     }
   }
