@@ -186,6 +186,11 @@ func widen(p provider) string {
 
 // pagePolicy is the Content-Security-Policy for a request: widened for the
 // captcha on the voter page only.
+// unchecked logs a siteverify that failed, at most once every 5 s.
+func (c *captcha) unchecked(err error) {
+	c.failures.note(c.log, "captcha could not be checked (votes answered 503)", "provider", c.name, "last_err", err)
+}
+
 func (c *captcha) pagePolicy(r *http.Request) string {
 	if c == nil || r.URL.Path != "/" {
 		return basePolicy
@@ -270,7 +275,7 @@ func (c *captcha) verify(ctx context.Context, token, addr string) error {
 	case c.slots <- struct{}{}:
 		defer func() { <-c.slots }()
 	default:
-		c.failures.noteCaptcha(c.log, c.name, errors.New("too many siteverify calls in flight"))
+		c.unchecked(errors.New("too many siteverify calls in flight"))
 		return errCaptchaUnavailable
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
@@ -288,7 +293,7 @@ func (c *captcha) verify(ctx context.Context, token, addr string) error {
 	start := time.Now()
 	res, err := c.client.Do(req)
 	if err != nil {
-		c.failures.noteCaptcha(c.log, c.name, err)
+		c.unchecked(err)
 		return errCaptchaUnavailable
 	}
 	defer res.Body.Close()
@@ -296,7 +301,7 @@ func (c *captcha) verify(ctx context.Context, token, addr string) error {
 	err = json.NewDecoder(io.LimitReader(res.Body, maxSiteverifyAns)).Decode(&ans)
 	c.latency.Observe(time.Since(start).Seconds())
 	if res.StatusCode != http.StatusOK || err != nil || ans.Success == nil {
-		c.failures.noteCaptcha(c.log, c.name, fmt.Errorf("siteverify answered %s (%v)", res.Status, err))
+		c.unchecked(fmt.Errorf("siteverify answered %s (%v)", res.Status, err))
 		return errCaptchaUnavailable
 	}
 	if *ans.Success {
@@ -314,7 +319,7 @@ func (c *captcha) refusal(codes []string) error {
 	for _, code := range codes {
 		switch code {
 		case "missing-input-secret", "invalid-input-secret", "sitekey-secret-mismatch", "invalid-sitekey", "internal-error":
-			c.failures.noteCaptcha(c.log, c.name, fmt.Errorf("siteverify refused our request: %s", strings.Join(codes, ", ")))
+			c.unchecked(fmt.Errorf("siteverify refused our request: %s", strings.Join(codes, ", ")))
 			return errCaptchaUnavailable
 		case "timeout-or-duplicate", "invalid-or-already-seen-response", "expired-input-response", "already-seen-response":
 			replayed = true
@@ -326,20 +331,6 @@ func (c *captcha) refusal(codes []string) error {
 		return errCaptchaReplayed
 	}
 	return errCaptchaInvalid // invalid-input-response, bad-request, no code at all
-}
-
-// noteCaptcha logs a failed siteverify, at most once every 5 s.
-func (l *logEvery) noteCaptcha(log *slog.Logger, provider string, err error) {
-	l.mu.Lock()
-	l.missed++
-	if time.Since(l.last) < 5*time.Second {
-		l.mu.Unlock()
-		return
-	}
-	n := l.missed
-	l.missed, l.last = 0, time.Now()
-	l.mu.Unlock()
-	log.Warn("captcha could not be checked (votes answered 503)", "provider", provider, "votes", n, "last_err", err)
 }
 
 // captchaJSON tells the voter page which widget to show: "captcha" is null

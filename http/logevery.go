@@ -15,7 +15,9 @@ type logEvery struct {
 	missed int
 }
 
-func (l *logEvery) note(log *slog.Logger, err error) {
+// note counts one failure and, once every 5 s, logs msg with how many there
+// were ("votes") and args.
+func (l *logEvery) note(log *slog.Logger, msg string, args ...any) {
 	l.mu.Lock()
 	l.missed++
 	if time.Since(l.last) < 5*time.Second {
@@ -25,5 +27,5 @@ func (l *logEvery) note(log *slog.Logger, err error) {
 	n := l.missed
 	l.missed, l.last = 0, time.Now()
 	l.mu.Unlock()
-	log.Warn("votes not acknowledged by Kafka (answered 503)", "votes", n, "last_err", err)
+	log.Warn(msg, append([]any{"votes", n}, args...)...)
 }

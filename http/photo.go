@@ -269,17 +269,27 @@ func PhotoURL(hash string) string { return "/photos/" + hash + ".jpg" }
 
 var photoFile = regexp.MustCompile(`^([0-9a-f]{64})(-128)?\.jpg$`)
 
-// putPhoto stores a participant's photo and points the participant's
-// photoUrl at it, through the catalog like any other change of a paredão.
-func (s *Server) putPhoto(w http.ResponseWriter, r *http.Request) {
+// photoParticipant is the paredão and participant a photo request names,
+// or false once it answered the error.
+func (s *Server) photoParticipant(w http.ResponseWriter, r *http.Request) (*pipeline.Paredao, string, bool) {
 	cur, err := s.lookup(chi.URLParam(r, "id"))
 	if err != nil {
 		writeError(w, s.deps.Log, err)
-		return
+		return nil, "", false
 	}
 	pid := chi.URLParam(r, "pid")
 	if _, ok := cur.Participant(pid); !ok {
 		writeError(w, s.deps.Log, errParticipantNotFound)
+		return nil, "", false
+	}
+	return cur, pid, true
+}
+
+// putPhoto stores a participant's photo and points the participant's
+// photoUrl at it, through the catalog like any other change of a paredão.
+func (s *Server) putPhoto(w http.ResponseWriter, r *http.Request) {
+	cur, pid, ok := s.photoParticipant(w, r)
+	if !ok {
 		return
 	}
 	if _, ok := photoFormat(r.Header.Get("Content-Type")); !ok {
@@ -317,14 +327,8 @@ func (s *Server) putPhoto(w http.ResponseWriter, r *http.Request) {
 
 // deletePhoto puts a participant back on the generated avatar.
 func (s *Server) deletePhoto(w http.ResponseWriter, r *http.Request) {
-	cur, err := s.lookup(chi.URLParam(r, "id"))
-	if err != nil {
-		writeError(w, s.deps.Log, err)
-		return
-	}
-	pid := chi.URLParam(r, "pid")
-	if _, ok := cur.Participant(pid); !ok {
-		writeError(w, s.deps.Log, errParticipantNotFound)
+	cur, pid, ok := s.photoParticipant(w, r)
+	if !ok {
 		return
 	}
 	s.setPhotoURL(w, r, pid, AvatarURL(cur.ID, pid))

@@ -176,7 +176,7 @@ func (s *Server) emit(ctx context.Context, v *pipeline.Vote) error {
 	defer cancel()
 	start := time.Now()
 	if err := s.deps.Emitter.EmitVote(ctx, v); err != nil {
-		s.emitFailures.note(s.deps.Log, err)
+		s.emitFailures.note(s.deps.Log, "votes not acknowledged by Kafka (answered 503)", "last_err", err)
 		return voteUnavailable(2 * time.Second)
 	}
 	s.deps.Metrics.emit.Observe(time.Since(start).Seconds())
