@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -101,14 +100,7 @@ func TestCaptchaEndToEnd(t *testing.T) {
 	c := load.NewVoter(p.http, nil)
 	vote := func(participant string, captcha *string) (int, string) {
 		t.Helper()
-		ch, err := c.FetchChallenge(context.Background(), "demo")
-		if err != nil {
-			t.Fatal(err)
-		}
-		payload, err := load.Solve(ch)
-		if err != nil {
-			t.Fatal(err)
-		}
+		payload := solvedChallenge(t, c, "demo")
 		body := map[string]any{"participantId": participant, "altcha": payload}
 		if captcha != nil {
 			body["captcha"] = *captcha

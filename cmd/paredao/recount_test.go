@@ -56,14 +56,7 @@ func TestRecountEndToEnd(t *testing.T) {
 		t.Fatalf("acknowledged %v, want %v", acked, plan)
 	}
 	c := load.NewVoter(p.http, nil)
-	ch, err := c.FetchChallenge(context.Background(), "demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := load.Solve(ch)
-	if err != nil {
-		t.Fatal(err)
-	}
+	payload := solvedChallenge(t, c, "demo")
 	for i := range 3 {
 		st, _, _, err := c.Post(context.Background(), "demo", "carla", payload)
 		if err != nil || (i == 0) != (st == http.StatusAccepted) {

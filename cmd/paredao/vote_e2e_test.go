@@ -61,14 +61,7 @@ func TestVoteEndToEnd(t *testing.T) {
 
 	// A replayed payload is refused at once and never counted.
 	c := load.NewVoter(p.http, nil)
-	ch, err := c.FetchChallenge(context.Background(), "demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := load.Solve(ch)
-	if err != nil {
-		t.Fatal(err)
-	}
+	payload := solvedChallenge(t, c, "demo")
 	if st, _, _, err := c.Post(context.Background(), "demo", "carla", payload); err != nil || st != http.StatusAccepted {
 		t.Fatalf("first use: %d %v", st, err)
 	}
@@ -120,4 +113,19 @@ func showsPercents(t *testing.T, base string, want map[string]float64) func() (b
 		}
 		return true, ""
 	}
+}
+
+// solvedChallenge fetches a challenge for voter c on paredao and solves it:
+// the payload of one vote.
+func solvedChallenge(t *testing.T, c *load.Voter, paredao string) string {
+	t.Helper()
+	ch, err := c.FetchChallenge(context.Background(), paredao)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := load.Solve(ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return payload
 }
