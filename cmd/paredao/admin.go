@@ -1,117 +1,20 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/http/pprof"
-	"syscall"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/paredao/paredao/service"
 )
 
-// check is one readiness condition.
-type check struct {
-	name string
-	ok   func(context.Context) error
-}
-
-// newRegistry is the process's Prometheus registry, with Go and process metrics.
-func newRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), taskRestarts)
-	return reg
-}
-
-// adminHandler serves /healthz, /readyz, /metrics and, with withPprof,
-// /debug/pprof on the internal listener only. pprof is off unless asked for
-// (--pprof): whoever reaches the admin port (in Kubernetes, every pod of the
-// namespace) could otherwise read the process's memory profile and command
-// line, and load a core with CPU profiles and traces.
-func adminHandler(reg *prometheus.Registry, checks func() []check, withPprof bool) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		status := http.StatusOK
-		var lines []byte
-		for _, c := range checks() {
-			if err := c.ok(ctx); err != nil {
-				status = http.StatusServiceUnavailable
-				lines = fmt.Appendf(lines, "%s: %v\n", c.name, err)
-			} else {
-				lines = fmt.Appendf(lines, "%s: ok\n", c.name)
-			}
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(status)
-		w.Write(lines)
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	if withPprof {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	}
-	return mux
-}
-
-// serve runs srv on addr until ctx ends, then shuts it down gracefully.
-// wrap, if not nil, wraps the listener (the public one's connection budget).
-func serve(ctx context.Context, srv *http.Server, addr string, wrap func(net.Listener) net.Listener, log *slog.Logger, shutdownTimeout time.Duration) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		err = fmt.Errorf("listen %s: %w", addr, err)
-		if errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EADDRNOTAVAIL) {
-			return permanent(err) // a configuration that cannot work
-		}
-		return err // EMFILE and the like: run again
-	}
-	if wrap != nil {
-		ln = wrap(ln)
-	}
-	log.Info("listening", "addr", ln.Addr().String())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve %s: %w", addr, err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown %s: %w", addr, err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
-
-func newAdminServer(cfg *Config, reg *prometheus.Registry, checks func() []check, log *slog.Logger) *http.Server {
-	return &http.Server{
-		Handler:           adminHandler(reg, checks, cfg.Pprof),
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+// newAdminServer is cfg's admin listener server.
+func newAdminServer(cfg *Config, reg *prometheus.Registry, checks func() []service.Check, log *slog.Logger) *http.Server {
+	return service.NewAdminServer(reg, checks, cfg.Pprof, log)
 }
 
 // adminTask serves the admin listener until ctx ends.
-func adminTask(cfg *Config, admin *http.Server, log *slog.Logger) task {
-	return task{name: "admin server", run: func(ctx context.Context) error {
-		return serve(ctx, admin, cfg.AdminAddr, nil, log.With("component", "admin"), cfg.ShutdownTimeout)
-	}}
+func adminTask(cfg *Config, admin *http.Server, log *slog.Logger) service.Task {
+	return service.AdminTask(admin, cfg.AdminAddr, cfg.ShutdownTimeout, log)
 }

@@ -2,15 +2,14 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/paredao/paredao/service"
 )
 
 // runAll is `paredao run`: the embedded broker and every tier in one process.
@@ -20,7 +19,7 @@ func runAll(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer
 	}
 	var err error
 	if cfg.Secret == "" {
-		if cfg.Secret, err = keptSecret(filepath.Join(cfg.DataDir, "secret")); err != nil {
+		if cfg.Secret, err = service.KeptSecret(filepath.Join(cfg.DataDir, "secret")); err != nil {
 			return err
 		}
 	}
@@ -42,7 +41,7 @@ func runAll(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer
 	if err := ensureTopics(ctx, k); err != nil {
 		return err
 	}
-	reg := newRegistry()
+	reg := service.NewRegistry()
 	procs, err := newProcessorTier(cfg, k, reg, log)
 	if err != nil {
 		return err
@@ -60,16 +59,16 @@ func runAll(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer
 	if err != nil {
 		return err
 	}
-	reg.MustRegister(newLagCollector(append(procs.groups, sink.proc)...))
-	checks := func() []check {
+	reg.MustRegister(service.NewLagCollector(append(procs.groups, sink.proc)...))
+	checks := func() []service.Check {
 		return append(append(append(procs.checks(), web.checks()...), sink.checks()...), storeCheck(store))
 	}
 	admin := newAdminServer(cfg, reg, checks, log)
 
 	fmt.Fprint(stdout, banner(cfg, tokenFile))
 
-	return runLayers(ctx, log,
-		[]task{web.serveTask(), adminTask(cfg, admin, log)},
+	return service.RunLayers(ctx, log,
+		[]service.Task{web.serveTask(), adminTask(cfg, admin, log)},
 		append(append(append(procs.tasks(), web.viewTasks()...), web.seedTask()), sink.tasks()...),
 	)
 }
@@ -82,7 +81,7 @@ func keepProductionToken(cfg *Config) (file string, err error) {
 		return "", nil
 	}
 	file = filepath.Join(cfg.DataDir, "production-token")
-	if cfg.ProductionToken, err = keptSecret(file); err != nil {
+	if cfg.ProductionToken, err = service.KeptSecret(file); err != nil {
 		return "", err
 	}
 	return file, nil
@@ -120,12 +119,12 @@ func runBroker(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err := ensureTopics(ctx, k); err != nil {
 		return err
 	}
-	reg := newRegistry()
-	reg.MustRegister(newDiskCollector(cfg.DataDir))
-	admin := newAdminServer(cfg, reg, func() []check {
-		return []check{{"broker", func(context.Context) error { return nil }}, diskCheck(cfg.DataDir)}
+	reg := service.NewRegistry()
+	reg.MustRegister(service.NewDiskCollector(cfg.DataDir))
+	admin := newAdminServer(cfg, reg, func() []service.Check {
+		return []service.Check{{Name: "broker", OK: func(context.Context) error { return nil }}, service.DiskCheck(cfg.DataDir)}
 	}, log)
-	return runLayers(ctx, log, []task{adminTask(cfg, admin, log)})
+	return service.RunLayers(ctx, log, []service.Task{adminTask(cfg, admin, log)})
 }
 
 // runWeb is `paredao web`.
@@ -139,14 +138,14 @@ func runWeb(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	defer store.Close()
-	reg := newRegistry()
+	reg := service.NewRegistry()
 	web, err := newWebTier(cfg, k, reg, log, store)
 	if err != nil {
 		return err
 	}
-	admin := newAdminServer(cfg, reg, func() []check { return append(web.checks(), storeCheck(store)) }, log)
-	return runLayers(ctx, log,
-		[]task{web.serveTask(), adminTask(cfg, admin, log)},
+	admin := newAdminServer(cfg, reg, func() []service.Check { return append(web.checks(), storeCheck(store)) }, log)
+	return service.RunLayers(ctx, log,
+		[]service.Task{web.serveTask(), adminTask(cfg, admin, log)},
 		append(web.viewTasks(), web.seedTask()),
 	)
 }
@@ -157,31 +156,15 @@ func runProcess(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err := ensureTopics(ctx, k); err != nil {
 		return err
 	}
-	reg := newRegistry()
+	reg := service.NewRegistry()
 	procs, err := newProcessorTier(cfg, k, reg, log)
 	if err != nil {
 		return err
 	}
-	reg.MustRegister(newLagCollector(procs.groups...))
+	reg.MustRegister(service.NewLagCollector(procs.groups...))
 	admin := newAdminServer(cfg, reg, procs.checks, log)
-	return runLayers(ctx, log,
-		[]task{adminTask(cfg, admin, log)},
+	return service.RunLayers(ctx, log,
+		[]service.Task{adminTask(cfg, admin, log)},
 		procs.tasks(),
 	)
-}
-
-// keptSecret reads a generated secret from path, creating it on first use.
-func keptSecret(path string) (string, error) {
-	if b, err := os.ReadFile(path); err == nil {
-		return strings.TrimSpace(string(b)), nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("read %s: %w", path, err)
-	}
-	var b [32]byte
-	rand.Read(b[:])
-	s := hex.EncodeToString(b[:])
-	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("write %s: %w", path, err)
-	}
-	return s, nil
 }

@@ -82,7 +82,8 @@ var commands = []struct{ name, help string }{
 	{"sink", "the sink: closed windows into SQL"},
 	{"migrate", "create or upgrade the SQL schema, then exit"},
 	{"load", "the load generator"},
-	{"recount", "recount a paredão from the votes log and compare with the report"},
+	{"recount", "recount a paredão from the votes log, compare with the report, write a certificate"},
+	{"verify", "recompute a recount's certificate from the votes log: equal or not"},
 }
 
 // bind registers cfg's flags on fs for command, with defaults taken from env.

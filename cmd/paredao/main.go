@@ -1,7 +1,8 @@
 // Command paredao runs Paredão: the whole system in one process (run), or one
-// tier of it (broker, web, process, sink), the schema migration (migrate) and
-// the load generator (load). main only wires; the pieces live in pipeline,
-// processors, views, sink and http.
+// tier of it (broker, web, process, sink), the schema migration (migrate),
+// the load generator (load) and the audit (recount, verify). main only
+// wires; the pieces live in pipeline, processors, views, sink, http, stream,
+// service and audit.
 package main
 
 import (
@@ -10,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"github.com/paredao/paredao/load"
+	"github.com/paredao/paredao/service"
 	"io"
 	"log/slog"
 	"os"
@@ -27,7 +29,7 @@ func main() {
 		debug.SetGCPercent(400)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		limit, err := memoryLimit(os.Getenv, os.ReadFile)
+		limit, err := service.MemoryLimit(os.Getenv, os.ReadFile)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "paredao:", err)
 			os.Exit(2)
@@ -53,6 +55,7 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.help)
 	}
+	fmt.Fprintf(w, "  %-8s %s\n", "dump", dumpHelp)
 	fmt.Fprintln(w, "\n'paredao COMMAND --help' lists the flags; every flag has an environment variable PAREDAO_<FLAG>.")
 }
 
@@ -74,6 +77,12 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	}
 	if command == "recount" {
 		return runRecount(ctx, args, env, stdout, stderr)
+	}
+	if command == "dump" {
+		return runDump(ctx, args, env, stdout, stderr)
+	}
+	if command == "verify" {
+		return runVerify(ctx, args, env, stdout, stderr)
 	}
 	known := false
 	for _, c := range commands {

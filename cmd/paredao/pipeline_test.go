@@ -11,6 +11,7 @@ import (
 	"github.com/lovoo/goka"
 
 	"github.com/paredao/paredao/pipeline"
+	"github.com/paredao/paredao/service"
 	"github.com/paredao/paredao/views"
 )
 
@@ -48,7 +49,7 @@ func TestPipelineCountsExactly(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- runLayers(ctx, log, append(procs.tasks(), task{name: "standings", run: standings.Run}))
+		done <- service.RunLayers(ctx, log, append(procs.tasks(), service.Task{Name: "standings", Run: standings.Run}))
 	}()
 	t.Cleanup(func() {
 		cancel()

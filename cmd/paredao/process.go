@@ -13,6 +13,7 @@ import (
 
 	"github.com/paredao/paredao/pipeline"
 	"github.com/paredao/paredao/processors"
+	"github.com/paredao/paredao/service"
 	"github.com/paredao/paredao/stream"
 )
 
@@ -40,11 +41,11 @@ func newProcessorTier(cfg *Config, k *stream.Kafka, reg prometheus.Registerer, l
 	t := &processorTier{cfg: cfg, log: log.With("component", "processors")}
 	m := processors.NewMetrics(reg)
 	if reg != nil {
-		reg.MustRegister(newDiskCollector(cfg.DataDir))
+		reg.MustRegister(service.NewDiskCollector(cfg.DataDir))
 	}
 	for _, g := range cfg.Groups {
 		s := &stream.Supervisor{Name: g, Dir: filepath.Join(cfg.DataDir, "state", g), Log: t.log.With("group", g),
-			Restarted: taskRestarts.WithLabelValues("processor " + g).Inc}
+			Restarted: service.CountRestart("processor " + g)}
 		commits := stream.NewCommits()
 		switch g {
 		case "guard":
@@ -77,62 +78,31 @@ func newProcessorTier(cfg *Config, k *stream.Kafka, reg prometheus.Registerer, l
 	return t, nil
 }
 
-func (t *processorTier) tasks() []task {
-	var out []task
+func (t *processorTier) tasks() []service.Task {
+	var out []service.Task
 	for _, s := range t.groups {
-		out = append(out, task{name: "processor " + s.Name, run: s.Run})
+		out = append(out, service.Task{Name: "processor " + s.Name, Run: s.Run})
 		if s.Name == "tally" {
-			out = append(out, task{name: "window closer", run: func(ctx context.Context) error {
-				return closeWindowsEvery(ctx, s, time.Second, t.log)
+			current := func() *processors.Tally {
+				p, _ := s.Current().(*processors.Tally)
+				return p
+			}
+			out = append(out, service.Task{Name: "window closer", Run: func(ctx context.Context) error {
+				return processors.CloseWindowsEvery(ctx, current, time.Second, t.log)
 			}})
 		}
 	}
 	return out
 }
 
-// closeWindowsEvery visits tally's table every interval so closed windows
-// reach the sink (goka has no timers): when a batch was applied or a window
-// closed since the last visit, and at least every closeVisitMax (partitions
-// a rebalance brought in), so an idle tally costs nothing.
-func closeWindowsEvery(ctx context.Context, tally *stream.Supervisor, interval time.Duration, log *slog.Logger) error {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	var last time.Time
-	var lastProc *processors.Tally
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		p, ok := tally.Current().(*processors.Tally)
-		if !ok || !p.Recovered() {
-			continue
-		}
-		now := time.Now()
-		if p == lastProc && !p.CloseDue(now) && now.Sub(last) < closeVisitMax {
-			continue
-		}
-		lastProc, last = p, now
-		p.BeginVisit()
-		if err := p.VisitAll(ctx, processors.CloseVisitor, now); err != nil && ctx.Err() == nil {
-			log.Debug("close windows visit", "err", err)
-			last = time.Time{} // visit again at the next tick
-		}
-	}
-}
-
-// closeVisitMax is the longest time between two close visits.
-const closeVisitMax = 10 * time.Second
-
-func (t *processorTier) checks() []check {
-	var out []check
+func (t *processorTier) checks() []service.Check {
+	var out []service.Check
 	for _, s := range t.groups {
-		out = append(out, check{"processor " + s.Name, recovered(s.Recovered)})
+		out = append(out, service.Check{Name: "processor " + s.Name, OK: service.Recovered(s.Recovered)})
 	}
-	out = append(out, diskCheck(t.cfg.DataDir)) // local state (and in `run` the broker and SQLite)
-	slices.SortFunc(out, func(a, b check) int {
-		if a.name < b.name {
+	out = append(out, service.DiskCheck(t.cfg.DataDir)) // local state (and in `run` the broker and SQLite)
+	slices.SortFunc(out, func(a, b service.Check) int {
+		if a.Name < b.Name {
 			return -1
 		}
 		return 1

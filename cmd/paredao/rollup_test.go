@@ -79,7 +79,7 @@ func TestRollUpOnceFoldsHoursAndDays(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	rollUpOnce(ctx, store, 48*time.Hour, 720*time.Hour, now, log)
+	sink.RollUpOnce(ctx, store, 48*time.Hour, 720*time.Hour, now, log)
 
 	hours, days, hoursFrom, err := store.HoursAndDays(ctx, "p1", now)
 	if err != nil {
@@ -113,7 +113,7 @@ func TestRollUpOnceFoldsHoursAndDays(t *testing.T) {
 	}
 
 	// Either fold off: only the other runs.
-	rollUpOnce(ctx, store, 0, 0, now.Add(48*time.Hour), log)
+	sink.RollUpOnce(ctx, store, 0, 0, now.Add(48*time.Hour), log)
 	if _, _, from, _ := store.HoursAndDays(ctx, "p1", now); !from.Equal(hoursFrom) {
 		t.Fatalf("with both folds off the day watermark moved to %v", from)
 	}

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/paredao/paredao/service"
 	"github.com/paredao/paredao/sink"
 	"github.com/paredao/paredao/stream"
 )
@@ -45,73 +45,32 @@ func newSinkTier(ctx context.Context, cfg *Config, k *stream.Kafka, reg promethe
 	if _, err := build(); err != nil { // fail at start-up on a bad configuration
 		return nil, fmt.Errorf("sink processor: %w", err)
 	}
-	proc := &stream.Supervisor{Name: "sink", Build: build, Log: log, Restarted: taskRestarts.WithLabelValues("sink").Inc}
+	proc := &stream.Supervisor{Name: "sink", Build: build, Log: log, Restarted: service.CountRestart("sink")}
 	if reg != nil && cfg.Command == "sink" { // in `run` the processor tier reports the data dir
-		reg.MustRegister(newDiskCollector(cfg.DataDir))
+		reg.MustRegister(service.NewDiskCollector(cfg.DataDir))
 	}
 	return &sinkTier{cfg: cfg, log: log, store: store, proc: proc}, nil
 }
 
-func (s *sinkTier) tasks() []task {
-	return []task{
-		{name: "sink", run: s.proc.Run},
-		{name: "roll-up", run: s.rollUpEvery},
+func (s *sinkTier) tasks() []service.Task {
+	return []service.Task{
+		{Name: "sink", Run: s.proc.Run},
+		{Name: "roll-up", Run: func(ctx context.Context) error {
+			return sink.RollUpEvery(ctx, s.store, s.cfg.RollupAfter, s.cfg.DailyRollup, s.log)
+		}},
 	}
 }
 
-// rollUpEvery folds, every 10 minutes, minute rows older than RollupAfter
-// into hourly rows, then hourly rows older than DailyRollup into UTC days
-// (either 0: that fold never runs). A fold that fails is logged and tried
-// again at the next tick; it commits nothing unfolded.
-func (s *sinkTier) rollUpEvery(ctx context.Context) error {
-	if s.cfg.RollupAfter <= 0 && s.cfg.DailyRollup <= 0 {
-		return nil
-	}
-	tick := time.NewTicker(10 * time.Minute)
-	defer tick.Stop()
-	for {
-		rollUpOnce(ctx, s.store, s.cfg.RollupAfter, s.cfg.DailyRollup, time.Now(), s.log)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
-}
-
-// rollUpOnce runs both folds at now: hours first, so that the daily fold
-// finds the minutes of its days folded already.
-func rollUpOnce(ctx context.Context, store sink.Store, hoursAfter, daysAfter time.Duration, now time.Time, log *slog.Logger) {
-	if hoursAfter > 0 {
-		n, err := store.RollUp(ctx, now.Add(-hoursAfter))
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Warn("roll-up failed", "err", err)
-		case n > 0:
-			log.Info("rolled up minute rows into hours", "rows", n)
-		}
-	}
-	if daysAfter > 0 {
-		n, err := store.RollUpDays(ctx, now.Add(-daysAfter))
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Warn("daily roll-up failed", "err", err)
-		case n > 0:
-			log.Info("rolled up hourly rows into days", "rows", n)
-		}
-	}
-}
-
-func (s *sinkTier) checks() []check {
-	out := []check{{"sink processor", recovered(s.proc.Recovered)}}
+func (s *sinkTier) checks() []service.Check {
+	out := []service.Check{{Name: "sink processor", OK: service.Recovered(s.proc.Recovered)}}
 	if s.cfg.Command == "sink" { // in `run` the processor tier checks the data dir
-		out = append(out, diskCheck(s.cfg.DataDir))
+		out = append(out, service.DiskCheck(s.cfg.DataDir))
 	}
 	return out
 }
 
-func storeCheck(store sink.Store) check {
-	return check{"store", store.Ping}
+func storeCheck(store sink.Store) service.Check {
+	return service.Check{Name: "store", OK: store.Ping}
 }
 
 // runSink is `paredao sink`.
@@ -125,15 +84,15 @@ func runSink(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	defer store.Close()
-	reg := newRegistry()
+	reg := service.NewRegistry()
 	s, err := newSinkTier(ctx, cfg, k, reg, log, store)
 	if err != nil {
 		return err
 	}
-	reg.MustRegister(newLagCollector(s.proc))
-	admin := newAdminServer(cfg, reg, func() []check { return append(s.checks(), storeCheck(store)) }, log)
-	return runLayers(ctx, log,
-		[]task{adminTask(cfg, admin, log)},
+	reg.MustRegister(service.NewLagCollector(s.proc))
+	admin := newAdminServer(cfg, reg, func() []service.Check { return append(s.checks(), storeCheck(store)) }, log)
+	return service.RunLayers(ctx, log,
+		[]service.Task{adminTask(cfg, admin, log)},
 		s.tasks(),
 	)
 }

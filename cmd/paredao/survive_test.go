@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/paredao/paredao/service"
 )
 
 // `paredao run` prints the production token only when it generated it (the
@@ -80,8 +82,8 @@ func TestAdminPprofBehindFlag(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv := newAdminServer(cfg, newRegistry(), func() []check {
-				return []check{{"always", func(context.Context) error { return nil }}}
+			srv := newAdminServer(cfg, service.NewRegistry(), func() []service.Check {
+				return []service.Check{{Name: "always", OK: func(context.Context) error { return nil }}}
 			}, slog.New(slog.DiscardHandler))
 			for _, path := range []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/symbol", "/debug/pprof/goroutine?debug=1"} {
 				rec := httptest.NewRecorder()

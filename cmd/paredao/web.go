@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 
 	phttp "github.com/paredao/paredao/http"
 	"github.com/paredao/paredao/pipeline"
+	"github.com/paredao/paredao/service"
 	"github.com/paredao/paredao/stream"
 	"github.com/paredao/paredao/views"
 )
@@ -48,11 +48,13 @@ func newWebTier(cfg *Config, k *stream.Kafka, reg prometheus.Registerer, log *sl
 	if w.paredoes, err = goka.NewEmitter(cfg.KafkaBrokers, goka.Stream(pipeline.CatalogTable), new(pipeline.ParedaoCodec), k.EmitterOptions()...); err != nil {
 		return nil, fmt.Errorf("catalog emitter: %w", err)
 	}
-	w.conns = phttp.NewConnLimiter(connectionBudget(cfg.MaxConnections, log), reg, log)
+	w.conns = phttp.NewConnLimiter(service.ConnectionBudget(cfg.MaxConnections, log), reg, log)
 	maxStreams := cfg.MaxStreams
 	if maxStreams == 0 {
 		maxStreams = max(w.conns.Max()/4, 1)
 	}
+	photos, _ := store.(phttp.PhotoStore) // the store's photos when it keeps them (sink.Store does)
+	audits, _ := store.(phttp.AuditStore) // recounts, certificates and receipts (sink.Store keeps them)
 	handler, err := phttp.NewServer(phttp.Config{
 		Secret:          []byte(cfg.Secret),
 		ProductionToken: cfg.ProductionToken,
@@ -72,6 +74,8 @@ func newWebTier(cfg *Config, k *stream.Kafka, reg prometheus.Registerer, log *sl
 		Report:          phttp.ReportConfig{Window: cfg.Window, Grace: cfg.Grace, Horizon: cfg.LateHorizon},
 		Captcha: phttp.CaptchaConfig{Provider: cfg.Captcha, SiteKey: cfg.CaptchaSiteKey, Secret: cfg.CaptchaSecret,
 			VerifyURL: cfg.CaptchaVerify, Timeout: cfg.CaptchaTimeout},
+		Audit: phttp.AuditConfig{Brokers: cfg.KafkaBrokers, VotesPerMinute: cfg.VotesPerMinute, Window: cfg.Window,
+			Grace: cfg.EmitTimeout + time.Second},
 	}, phttp.Deps{
 		Catalog:   w.catalog,
 		Writer:    emitterWriter{w.paredoes},
@@ -79,7 +83,8 @@ func newWebTier(cfg *Config, k *stream.Kafka, reg prometheus.Registerer, log *sl
 		Standings: w.standings,
 		Windows:   store,
 		Live:      w.standings,
-		Photos:    photoStore(store),
+		Photos:    photos,
+		Audit:     audits,
 		Log:       log,
 		Metrics:   phttp.NewMetrics(reg),
 	})
@@ -107,17 +112,17 @@ func newWebTier(cfg *Config, k *stream.Kafka, reg prometheus.Registerer, log *sl
 }
 
 // viewTasks follow the catalog and tally's table.
-func (w *webTier) viewTasks() []task {
-	return []task{
-		{name: "catalog view", run: w.catalog.Run, once: true},
-		{name: "standings view", run: w.standings.Run, once: true},
+func (w *webTier) viewTasks() []service.Task {
+	return []service.Task{
+		{Name: "catalog view", Run: w.catalog.Run, Once: true},
+		{Name: "standings view", Run: w.standings.Run, Once: true},
 	}
 }
 
 // serveTask serves HTTP until ctx ends, then drains in-flight votes to Kafka.
-func (w *webTier) serveTask() task {
-	return task{name: "web server", run: func(ctx context.Context) error {
-		err := serve(ctx, w.server, w.cfg.HTTPAddr, w.conns.Listener, w.log, w.cfg.ShutdownTimeout)
+func (w *webTier) serveTask() service.Task {
+	return service.Task{Name: "web server", Run: func(ctx context.Context) error {
+		err := service.Serve(ctx, w.server, w.cfg.HTTPAddr, w.conns.Listener, w.log, w.cfg.ShutdownTimeout)
 		if ferr := w.votes.Finish(); ferr != nil && err == nil {
 			err = fmt.Errorf("finish vote emitter: %w", ferr)
 		}
@@ -128,26 +133,17 @@ func (w *webTier) serveTask() task {
 	}}
 }
 
-func (w *webTier) checks() []check {
-	return []check{
-		{"catalog view", recovered(w.catalog.Recovered)},
-		{"standings view", recovered(w.standings.Recovered)},
-		{"catalog seeded", recovered(w.seeded.Load)},
-	}
-}
-
-func recovered(f func() bool) func(context.Context) error {
-	return func(context.Context) error {
-		if !f() {
-			return fmt.Errorf("recovering")
-		}
-		return nil
+func (w *webTier) checks() []service.Check {
+	return []service.Check{
+		{Name: "catalog view", OK: service.Recovered(w.catalog.Recovered)},
+		{Name: "standings view", OK: service.Recovered(w.standings.Recovered)},
+		{Name: "catalog seeded", OK: service.Recovered(w.seeded.Load)},
 	}
 }
 
 // seedTask writes the seed paredões once the catalog recovered and holds none.
-func (w *webTier) seedTask() task {
-	return task{name: "seed", run: func(ctx context.Context) error {
+func (w *webTier) seedTask() service.Task {
+	return service.Task{Name: "seed", Run: func(ctx context.Context) error {
 		for !w.catalog.Recovered() {
 			select {
 			case <-ctx.Done():
@@ -181,19 +177,6 @@ func (w *webTier) seedTask() task {
 	}}
 }
 
-// photoStore is the store's photos when it keeps them (sink.Store does).
-func photoStore(store phttp.WindowStore) phttp.PhotoStore {
-	ps, _ := store.(phttp.PhotoStore)
-	return ps
-}
-
-// seedEntry is a paredão in a seed file: absolute times, or offsets from start-up.
-type seedEntry struct {
-	pipeline.Paredao
-	OpensIn  string `json:"opensIn"`
-	ClosesIn string `json:"closesIn"`
-}
-
 // loadSeed reads a seed file; "" is the built-in demo paredão.
 func loadSeed(path string, now time.Time) ([]*pipeline.Paredao, error) {
 	data := defaultSeed
@@ -203,64 +186,19 @@ func loadSeed(path string, now time.Time) ([]*pipeline.Paredao, error) {
 			return nil, fmt.Errorf("read seed: %w", err)
 		}
 	}
-	var entries []seedEntry
-	if err := json.Unmarshal(data, &entries); err != nil {
-		return nil, fmt.Errorf("parse seed %s: %w", path, err)
-	}
-	out := make([]*pipeline.Paredao, 0, len(entries))
-	for _, e := range entries {
-		p := e.Paredao
-		for _, f := range []struct {
-			rel string
-			abs *time.Time
-		}{{e.OpensIn, &p.OpensAt}, {e.ClosesIn, &p.ClosesAt}} {
-			if f.rel == "" {
-				continue
-			}
-			d, err := time.ParseDuration(f.rel)
-			if err != nil {
-				return nil, fmt.Errorf("seed %s: %w", p.ID, err)
-			}
-			*f.abs = now.Add(d).UTC().Truncate(time.Second)
-		}
-		for i := range p.Participants {
-			if p.Participants[i].PhotoURL == "" {
-				p.Participants[i].PhotoURL = phttp.AvatarURL(p.ID, p.Participants[i].ID)
-			}
-		}
-		if err := p.Validate(); err != nil {
-			return nil, fmt.Errorf("seed %s: %w", p.ID, err)
-		}
-		out = append(out, &p)
-	}
-	return out, nil
+	return pipeline.ParseSeed(data, path, now, phttp.AvatarURL)
 }
 
-// voteEmitter writes votes and waits for Kafka's acknowledgement.
+// voteEmitter is http's Emitter on the votes stream's emitter.
 type voteEmitter struct{ e *goka.Emitter }
 
 func (v voteEmitter) EmitVote(ctx context.Context, vote *pipeline.Vote) error {
-	return await(ctx, v.e, vote.VoterID, vote)
+	return stream.Emit(ctx, v.e, vote.VoterID, vote)
 }
 
-// emitterWriter writes paredões to the catalog topic.
+// emitterWriter is http's Writer on the catalog topic's emitter.
 type emitterWriter struct{ e *goka.Emitter }
 
 func (c emitterWriter) PutParedao(ctx context.Context, p *pipeline.Paredao) error {
-	return await(ctx, c.e, p.ID, p)
-}
-
-func await(ctx context.Context, e *goka.Emitter, key string, msg any) error {
-	p, err := e.Emit(key, msg)
-	if err != nil {
-		return fmt.Errorf("emit: %w", err)
-	}
-	done := make(chan error, 1)
-	p.Then(func(err error) { done <- err })
-	select {
-	case err := <-done:
-		return err // sarama's errors say "kafka: …" already
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return stream.Emit(ctx, c.e, p.ID, p)
 }

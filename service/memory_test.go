@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"errors"
@@ -36,9 +36,9 @@ func TestMemoryLimit(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := memoryLimit(func(k string) string { return tc.env[k] }, files(tc.files))
+			got, err := MemoryLimit(func(k string) string { return tc.env[k] }, files(tc.files))
 			if (err != nil) != tc.err || got != tc.want {
-				t.Fatalf("memoryLimit = %d, %v; want %d (error %v)", got, err, tc.want, tc.err)
+				t.Fatalf("MemoryLimit = %d, %v; want %d (error %v)", got, err, tc.want, tc.err)
 			}
 		})
 	}

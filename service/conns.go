@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"log/slog"
@@ -16,9 +16,9 @@ const (
 	connectionsCap        = 65536
 )
 
-// connectionBudget is the configured budget, or the one derived from the
+// ConnectionBudget is the configured budget, or the one derived from the
 // open-files limit (and that limit, for the log).
-func connectionBudget(configured int, log *slog.Logger) int {
+func ConnectionBudget(configured int, log *slog.Logger) int {
 	if configured > 0 {
 		return configured
 	}

@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"context"
@@ -24,7 +24,9 @@ type lagCollector struct {
 	desc   *prometheus.Desc
 }
 
-func newLagCollector(groups ...*stream.Supervisor) *lagCollector {
+// NewLagCollector exports the lag of groups (paredao_processor_lag_records):
+// of the processor each one runs at the time of a scrape.
+func NewLagCollector(groups ...*stream.Supervisor) prometheus.Collector {
 	return &lagCollector{groups: groups, desc: prometheus.NewDesc("paredao_processor_lag_records",
 		"Records not yet processed, per group and input partition.", []string{"group", "topic", "partition"}, nil)}
 }

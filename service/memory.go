@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"fmt"
@@ -6,13 +6,13 @@ import (
 	"strings"
 )
 
-// memoryLimit is the soft memory limit of the process (runtime/debug
+// MemoryLimit is the soft memory limit of the process (runtime/debug
 // SetMemoryLimit): PAREDAO_MEMORY_LIMIT (bytes, or with KiB/MiB/GiB) when
 // set, else 80 % of the container's limit (cgroup v2 memory.max, or v1
 // memory.limit_in_bytes) when there is one, else 0 (none). GOMEMLIMIT, read
 // by the runtime itself, wins over both. The GC then runs by the limit as
 // memory gets near it, not only by GOGC.
-func memoryLimit(env func(string) string, readFile func(string) ([]byte, error)) (int64, error) {
+func MemoryLimit(env func(string) string, readFile func(string) ([]byte, error)) (int64, error) {
 	if v := strings.TrimSpace(env("PAREDAO_MEMORY_LIMIT")); v != "" {
 		n, err := parseBytes(v)
 		if err != nil {

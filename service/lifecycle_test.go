@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"context"
@@ -17,7 +17,7 @@ func TestRunLayersRunsFailedTasksAgain(t *testing.T) {
 
 	t.Run("a resource error is retried until the task succeeds", func(t *testing.T) {
 		var runs atomic.Int32
-		flaky := task{name: "flaky", run: func(ctx context.Context) error {
+		flaky := Task{Name: "flaky", Run: func(ctx context.Context) error {
 			if runs.Add(1) < 3 {
 				return &syscallError{syscall.EMFILE}
 			}
@@ -26,26 +26,26 @@ func TestRunLayersRunsFailedTasksAgain(t *testing.T) {
 		}}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- runLayers(ctx, log, []task{flaky}) }()
+		go func() { done <- RunLayers(ctx, log, []Task{flaky}) }()
 		for runs.Load() < 3 {
 			time.Sleep(time.Millisecond)
 		}
 		select {
 		case err := <-done:
-			t.Fatalf("runLayers ended on a resource error: %v", err)
+			t.Fatalf("RunLayers ended on a resource error: %v", err)
 		case <-time.After(50 * time.Millisecond):
 		}
 		cancel()
 		if err := <-done; err != nil {
-			t.Fatalf("runLayers after ctx ended: %v", err)
+			t.Fatalf("RunLayers after ctx ended: %v", err)
 		}
 	})
 
 	t.Run("a permanent error ends every layer", func(t *testing.T) {
 		var stopped atomic.Bool
-		other := task{name: "other", run: func(ctx context.Context) error { <-ctx.Done(); stopped.Store(true); return nil }}
-		bad := task{name: "bad", run: func(context.Context) error { return permanent(errors.New("address in use")) }}
-		err := runLayers(context.Background(), log, []task{bad}, []task{other})
+		other := Task{Name: "other", Run: func(ctx context.Context) error { <-ctx.Done(); stopped.Store(true); return nil }}
+		bad := Task{Name: "bad", Run: func(context.Context) error { return Permanent(errors.New("address in use")) }}
+		err := RunLayers(context.Background(), log, []Task{bad}, []Task{other})
 		if err == nil || !stopped.Load() {
 			t.Fatalf("err %v, other stopped %v", err, stopped.Load())
 		}
@@ -53,11 +53,11 @@ func TestRunLayersRunsFailedTasksAgain(t *testing.T) {
 
 	t.Run("a once task that fails is not run again and ends nothing", func(t *testing.T) {
 		var runs atomic.Int32
-		view := task{name: "view", once: true, run: func(context.Context) error { runs.Add(1); return errors.New("view closed") }}
-		seed := task{name: "seed", run: func(context.Context) error { runs.Add(10); return nil }} // done
+		view := Task{Name: "view", Once: true, Run: func(context.Context) error { runs.Add(1); return errors.New("view closed") }}
+		seed := Task{Name: "seed", Run: func(context.Context) error { runs.Add(10); return nil }} // done
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		if err := runLayers(ctx, log, []task{view, seed}); err != nil {
+		if err := RunLayers(ctx, log, []Task{view, seed}); err != nil {
 			t.Fatal(err)
 		}
 		if got := runs.Load(); got != 11 {

@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"context"
@@ -9,11 +9,11 @@ import (
 	"github.com/paredao/paredao/stream"
 )
 
-// diskCheck is the readiness condition of the data dir: not ready while its
+// DiskCheck is the readiness condition of the data dir: not ready while its
 // filesystem has less than stream.DiskReserve free (the broker's segments,
 // processor state and SQLite then fail to be written, and votes get 503).
-func diskCheck(dir string) check {
-	return check{"data dir disk", func(context.Context) error {
+func DiskCheck(dir string) Check {
+	return Check{Name: "data dir disk", OK: func(context.Context) error {
 		d, err := stream.DiskOf(dir)
 		if err != nil {
 			return err
@@ -31,7 +31,9 @@ type diskCollector struct {
 	free, total, ino *prometheus.Desc
 }
 
-func newDiskCollector(dir string) prometheus.Collector {
+// NewDiskCollector exports the free bytes, size and free inodes of dir's
+// filesystem (paredao_data_dir_*); no sample while dir is not there.
+func NewDiskCollector(dir string) prometheus.Collector {
 	return &diskCollector{
 		dir: dir,
 		free: prometheus.NewDesc("paredao_data_dir_free_bytes",
