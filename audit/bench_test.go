@@ -48,7 +48,8 @@ func BenchmarkRecountDecide(b *testing.B) {
 
 // BenchmarkRecountRead reads and decides a votes log from a kfake broker
 // over TCP (4 partitions, 200,000 votes), as paredao recount does: the
-// figure is votes/s read and decided.
+// figure is votes/s read and decided, then hashed into the certificate's
+// Merkle trees (SHA-256 of every vote).
 func BenchmarkRecountRead(b *testing.B) {
 	const n = 200_000
 	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, string(pipeline.VotesStream)))
@@ -90,6 +91,9 @@ func BenchmarkRecountRead(b *testing.B) {
 		}
 		if c.Read != n {
 			b.Fatalf("read %d votes, want %d", c.Read, n)
+		}
+		if t := c.Trees(); t.Sizes[TreeCounted]+t.Sizes[TreeRefused] != n {
+			b.Fatalf("%d leaves, want %d", t.Sizes[TreeCounted]+t.Sizes[TreeRefused], n)
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "votes/s")

@@ -30,10 +30,10 @@ type Report struct {
 // Diff is one difference between the recount and the report. Bucket is
 // "total", or the hour or window start in RFC 3339.
 type Diff struct {
-	Participant string
-	Bucket      string
-	Recount     int64
-	Report      int64
+	Participant string `json:"participant"`
+	Bucket      string `json:"bucket"`
+	Recount     int64  `json:"recount"`
+	Report      int64  `json:"report"`
 }
 
 // API reads a paredão and its report from the web tier.

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"encoding/binary"
 	"time"
 
 	"github.com/paredao/paredao/pipeline"
@@ -27,6 +28,48 @@ type Count struct {
 	Read         int64            // votes read, every paredão
 
 	decider *Decider
+	// counted and refused are the leaves of the certificate's trees per
+	// votes partition, in offset order: a counted vote's id, a refused
+	// one's id, a space and its reason (see Leaves).
+	counted, refused map[int32]*leafLog
+}
+
+// leafLog is a partition's leaves, each a uvarint length and its bytes:
+// about 25 bytes a vote instead of a string's 40.
+type leafLog struct {
+	data []byte
+	n    int64
+}
+
+func (l *leafLog) add(parts ...string) {
+	size := 0
+	for _, p := range parts {
+		size += len(p)
+	}
+	l.data = binary.AppendUvarint(l.data, uint64(size))
+	for _, p := range parts {
+		l.data = append(l.data, p...)
+	}
+	l.n++
+}
+
+// each calls f with every leaf in order.
+func (l *leafLog) each(f func(leaf string)) {
+	b := l.data
+	for len(b) > 0 {
+		n, k := binary.Uvarint(b)
+		f(string(b[k : k+int(n)]))
+		b = b[k+int(n):]
+	}
+}
+
+func (c *Count) leaf(trees map[int32]*leafLog, partition int32) *leafLog {
+	l := trees[partition]
+	if l == nil {
+		l = &leafLog{}
+		trees[partition] = l
+	}
+	return l
 }
 
 // NewCount recounts p with the per-voter cap votesPerMinute and windows of
@@ -36,7 +79,8 @@ func NewCount(p pipeline.Paredao, votesPerMinute int, window time.Duration) *Cou
 		window = time.Minute
 	}
 	c := &Count{Paredao: p, Window: window, Participants: map[string]int64{}, Hours: map[Bucket]int64{},
-		Minutes: map[Bucket]int64{}, Refused: map[string]int64{}, decider: NewDecider(votesPerMinute)}
+		Minutes: map[Bucket]int64{}, Refused: map[string]int64{}, decider: NewDecider(votesPerMinute),
+		counted: map[int32]*leafLog{}, refused: map[int32]*leafLog{}}
 	for _, x := range p.Participants {
 		c.Participants[x.ID] = 0
 	}
@@ -67,8 +111,10 @@ func (c *Count) AddIn(partition int32, v *pipeline.Vote) string {
 	}
 	if reason != ReasonCounted {
 		c.Refused[reason]++
+		c.leaf(c.refused, partition).add(v.ID, " ", reason)
 		return reason
 	}
+	c.leaf(c.counted, partition).add(v.ID)
 	at := v.AcceptedAt.UTC()
 	c.Total++
 	c.Participants[v.ParticipantID]++

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"time"
 
@@ -67,13 +66,30 @@ const lookback = time.Minute
 // voters (Decider.Sweep).
 const sweepEvery = 1 << 20
 
+// Progress is how far a Read is.
+type Progress struct {
+	Read, Total int64   // votes read, votes to read
+	Rate        float64 // votes per second so far
+	Left        time.Duration
+	Voters      int  // voters the decider holds
+	Done        bool // the last report
+}
+
+func (p Progress) String() string {
+	word := "recount:"
+	if p.Done {
+		word = "recount: done,"
+	}
+	return fmt.Sprintf("%s %d/%d votes read, %.0f votes/s, %s left, %d voters", word, p.Read, p.Total, p.Rate, p.Left, p.Voters)
+}
+
 // Read reads every partition of cut in offset order, decodes each vote with
-// pipeline.VoteCodec and passes it to c.Add; progress goes to progress (nil:
-// none) every second. It fails with ErrLogTooShort when a partition's log
+// pipeline.VoteCodec and passes it to c.Add; progress (nil: none) is called
+// every second and once at the end. It fails with ErrLogTooShort when a partition's log
 // start is above 0 (records deleted by retention) and its first remaining
 // record was accepted later than a minute before the paredão opened, or no
 // record remains.
-func Read(ctx context.Context, brokers []string, cut []PartitionCut, c *Count, progress io.Writer) error {
+func Read(ctx context.Context, brokers []string, cut []PartitionCut, c *Count, progress func(Progress)) error {
 	offsets := map[int32]kgo.Offset{}
 	want := int64(0)
 	for _, pc := range cut {
@@ -119,11 +135,7 @@ func Read(ctx context.Context, brokers []string, cut []PartitionCut, c *Count, p
 		if rate > 0 {
 			left = time.Duration(float64(want-read) / rate * float64(time.Second)).Round(time.Second)
 		}
-		word := "recount:"
-		if final {
-			word = "recount: done,"
-		}
-		fmt.Fprintf(progress, "%s %d/%d votes read, %.0f votes/s, %s left, %d voters\n", word, read, want, rate, left, c.decider.Voters())
+		progress(Progress{Read: read, Total: want, Rate: rate, Left: left, Voters: c.decider.Voters(), Done: final})
 	}
 	for len(next) > 0 {
 		fetches := cl.PollFetches(ctx)

@@ -66,6 +66,7 @@ type Config struct {
 	AddressStreams  int           // results streams per client address; 0 = no cap
 	Report          ReportConfig
 	Captcha         CaptchaConfig // a hosted captcha on every vote besides the proof of work; zero: none
+	Audit           AuditConfig   // recounts started from the production API
 }
 
 // Deps are what the web tier reads and writes.
@@ -77,6 +78,7 @@ type Deps struct {
 	Windows   WindowStore // closed windows in SQL
 	Live      LiveWindows // windows still in tally's state
 	Photos    PhotoStore  // participants' photos in SQL; nil: no uploads
+	Audit     AuditStore  // recounts, certificates and receipts in SQL; nil: no audit
 	Log       *slog.Logger
 	Metrics   *Metrics
 	Now       func() time.Time
@@ -102,6 +104,7 @@ type Server struct {
 	captcha        *captcha // nil: ALTCHA only (captcha.go)
 	emitFailures   logEvery
 	abuse          *abuseBook // the last hour per paredão, for production (abuse.go)
+	audits         audits     // recounts running here, cached tree roots (audit.go)
 }
 
 // ErrConfig reports an unusable web configuration.
@@ -213,6 +216,9 @@ func (s *Server) routes() chi.Router {
 		r.With(s.crossOrigin).Post("/paredoes/{id}/votes", s.vote)
 		r.Get("/paredoes/{id}/results", s.results)
 		r.Get("/paredoes/{id}/results/stream", s.resultsStream)
+		if s.deps.Audit != nil {
+			r.Get("/paredoes/{id}/receipts/{voteId}", s.receipt)
+		}
 
 		r.Route("/production", func(r chi.Router) {
 			r.Use(s.authenticate)
@@ -227,6 +233,11 @@ func (s *Server) routes() chi.Router {
 				r.Get("/paredoes/{id}/report", s.report)
 				r.Get("/paredoes/{id}/minutes", s.minutes)
 				r.Get("/paredoes/{id}/report.csv", s.reportCSV)
+			}
+			if s.deps.Audit != nil {
+				r.Get("/paredoes/{id}/recount", s.recountStatus)
+				r.Post("/paredoes/{id}/recount", s.startRecount)
+				r.Get("/paredoes/{id}/certificate", s.certificate)
 			}
 		})
 	})

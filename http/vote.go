@@ -148,7 +148,7 @@ func (s *Server) acceptVote(w http.ResponseWriter, r *http.Request) (*pipeline.V
 		return nil, nil, rateLimited(retry)
 	}
 	v := &pipeline.Vote{
-		ID: sol.id, ParedaoID: id, ParticipantID: *req.ParticipantID, VoterID: voter,
+		ID: newID(), ParedaoID: id, ParticipantID: *req.ParticipantID, VoterID: voter,
 		ChallengeID: sol.id, AcceptedAt: now, ExpiresAt: sol.expires,
 	}
 	if err := s.emit(r.Context(), v); err != nil {
@@ -236,8 +236,13 @@ func jsonProblem(err error) string {
 	return "the body must be {\"participantId\": string, \"altcha\": string, \"captcha\"?: string}: " + err.Error()
 }
 
+// newID is a random id: 128 bits, hex. A vote's is its receipt id, one
+// per accepted request, so a proof of work replayed through another request
+// has a receipt of its own, which the recount answers "replay" for; a
+// message Kafka got twice keeps its one id.
 func newID() string {
 	var b [16]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+

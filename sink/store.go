@@ -86,6 +86,23 @@ type Store interface {
 	// A late record that arrives for a folded day is added to its daily row,
 	// once; a count record for one is ignored, as under the hour watermark.
 	RollUpDays(ctx context.Context, olderThan time.Time) (int64, error)
+	// PutAuditRun creates or replaces a recount's run row (see
+	// pipeline.AuditRun); the store sets UpdatedAt.
+	PutAuditRun(ctx context.Context, r pipeline.AuditRun) error
+	// LastAuditRun returns the newest run of paredaoID (done: the newest
+	// with status "done"), nil and no error when there is none.
+	LastAuditRun(ctx context.Context, paredaoID string, done bool) (*pipeline.AuditRun, error)
+	// PutAuditChunks and PutAuditIndex add a run's Merkle leaves and its
+	// index rows, in one transaction each call.
+	PutAuditChunks(ctx context.Context, runID string, chunks []pipeline.AuditChunk) error
+	PutAuditIndex(ctx context.Context, runID string, rows []pipeline.AuditIndexRow) error
+	// AuditChunk returns one chunk of a run's tree, nil when none.
+	AuditChunk(ctx context.Context, runID string, tree int, chunk int64) (*pipeline.AuditChunk, error)
+	// AuditRoots returns the roots of a run's tree's chunks, in order.
+	AuditRoots(ctx context.Context, runID string, tree int) ([][]byte, error)
+	// AuditIndexRow returns the run's index row of greatest first key ≤
+	// key, nil when none.
+	AuditIndexRow(ctx context.Context, runID string, key int64) (*pipeline.AuditIndexRow, error)
 	// PutPhoto stores the sizes (edge in pixels → image file) of the photo
 	// hash (hex SHA-256, 64 characters) in one transaction. A photo's rows
 	// never change: storing a (hash, size) again keeps the first.

@@ -2,12 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/paredao/paredao/audit"
@@ -40,22 +41,41 @@ type recountSettings struct {
 	votesPerMinute int
 	window         time.Duration
 	minutes        bool
+	certificate    string
 }
 
-func parseRecount(args []string, env func(string) string, out io.Writer) (*recountSettings, error) {
-	def := func(name, fallback string) string {
+// envDefault reads a flag's default from its PAREDAO_ variable.
+func envDefault(env func(string) string) func(name, fallback string) string {
+	return func(name, fallback string) string {
 		if v := env(envName(name)); v != "" {
 			return v
 		}
 		return fallback
 	}
+}
+
+// brokerFlags binds --kafka-brokers and --broker-addr; the function it
+// returns lists the brokers once the flags are parsed.
+func brokerFlags(fs *flag.FlagSet, def func(name, fallback string) string) func() []string {
+	brokers := fs.String("kafka-brokers", def("kafka-brokers", ""), "comma-separated brokers; empty: the embedded broker at --broker-addr ($PAREDAO_KAFKA_BROKERS)")
+	brokerAddr := fs.String("broker-addr", def("broker-addr", "127.0.0.1:9092"), "the embedded broker ($PAREDAO_BROKER_ADDR)")
+	return func() []string {
+		if list := splitList(*brokers); len(list) > 0 {
+			return list
+		}
+		return []string{*brokerAddr}
+	}
+}
+
+func parseRecount(args []string, env func(string) string, out io.Writer) (*recountSettings, error) {
+	def := envDefault(env)
 	fs := flag.NewFlagSet("paredao recount", flag.ContinueOnError)
 	fs.SetOutput(out)
 	paredao := fs.String("paredao", def("paredao", ""), "the paredão to recount ($PAREDAO_PAREDAO)")
 	url := fs.String("url", def("url", "http://127.0.0.1:8080"), "base URL of the web tier, for the paredão and its production report ($PAREDAO_URL)")
 	token := fs.String("token", def("token", def("production-token", "")), "production token ($PAREDAO_TOKEN, or $PAREDAO_PRODUCTION_TOKEN)")
-	brokers := fs.String("kafka-brokers", def("kafka-brokers", ""), "comma-separated brokers; empty: the embedded broker at --broker-addr ($PAREDAO_KAFKA_BROKERS)")
-	brokerAddr := fs.String("broker-addr", def("broker-addr", "127.0.0.1:9092"), "the embedded broker ($PAREDAO_BROKER_ADDR)")
+	brokers := brokerFlags(fs, def)
+	certificate := fs.String("certificate", def("certificate", ""), "where to write the certificate; empty: paredao-<ID>-certificate.json here ($PAREDAO_CERTIFICATE)")
 	perMinute, err := strconv.Atoi(def("votes-per-minute", "10"))
 	if err != nil {
 		return nil, fmt.Errorf("recount: PAREDAO_VOTES_PER_MINUTE: %w", err)
@@ -74,15 +94,8 @@ func parseRecount(args []string, env func(string) string, out io.Writer) (*recou
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	s := &recountSettings{paredao: *paredao, url: *url, token: *token, votesPerMinute: perMinute, window: window, minutes: *minutes}
-	for _, b := range strings.Split(*brokers, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			s.brokers = append(s.brokers, b)
-		}
-	}
-	if len(s.brokers) == 0 {
-		s.brokers = []string{*brokerAddr}
-	}
+	s := &recountSettings{paredao: *paredao, url: *url, token: *token, brokers: brokers(), votesPerMinute: perMinute,
+		window: window, minutes: *minutes, certificate: *certificate}
 	switch {
 	case s.paredao == "":
 		return nil, errors.New("recount: need --paredao")
@@ -91,13 +104,16 @@ func parseRecount(args []string, env func(string) string, out io.Writer) (*recou
 	case s.votesPerMinute < 0 || s.window <= 0:
 		return nil, errors.New("recount: --votes-per-minute ≥ 0 and --window > 0")
 	}
+	if s.certificate == "" {
+		s.certificate = "paredao-" + s.paredao + "-certificate.json"
+	}
 	return s, nil
 }
 
-// runRecount recounts a paredão from the votes log and compares with the
-// production report: nil when equal, an exitError of status 1 with the
-// table of differences on stdout when not, of status 2 when it could not
-// recount.
+// runRecount recounts a paredão from the votes log, writes its certificate
+// and compares with the production report: nil when equal, an exitError of
+// status 1 with the table of differences on stdout when not, of status 2
+// when it could not recount.
 func runRecount(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
 	s, err := parseRecount(args, env, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -111,35 +127,43 @@ func runRecount(ctx context.Context, args []string, env func(string) string, std
 	if err != nil {
 		return &exitError{2, fmt.Errorf("recount: %w", err)}
 	}
-	cut, err := audit.TakeCut(s.brokers)
+	res, err := audit.Recount(ctx, p, api, audit.Options{Brokers: s.brokers, VotesPerMinute: s.votesPerMinute,
+		Window: s.window, Minutes: s.minutes, Progress: func(p audit.Progress) { fmt.Fprintln(stderr, p) }})
 	if err != nil {
 		return &exitError{2, fmt.Errorf("recount: %w", err)}
 	}
 	fmt.Fprintf(stdout, "cut (votes, per partition: log start, high watermark):")
-	for _, pc := range cut {
+	for _, pc := range res.Cut {
 		fmt.Fprintf(stdout, " %d:%d-%d", pc.Partition, pc.Earliest, pc.High)
 	}
 	fmt.Fprintln(stdout)
-	c := audit.NewCount(p, s.votesPerMinute, s.window)
-	if err := audit.Read(ctx, s.brokers, cut, c, stderr); err != nil {
+	res.Count.Print(stdout)
+	if err := writeCertificate(s.certificate, res.Certificate); err != nil {
 		return &exitError{2, fmt.Errorf("recount: %w", err)}
 	}
-	c.Print(stdout)
-	from, to, minutes := c.MinutesSpan()
-	minutes = minutes && s.minutes
-	if !minutes {
-		from = time.Time{}
-	}
-	rep, err := api.Report(ctx, p.ID, from, to)
-	if err != nil {
-		return &exitError{2, fmt.Errorf("recount: %w", err)}
-	}
-	diffs := c.Compare(rep, minutes)
-	if len(diffs) == 0 {
+	m := res.Certificate.Merkle
+	fmt.Fprintf(stdout, "certificate %s: counted root %s (%d votes), refused root %s (%d votes)\n", s.certificate, m.CountedRoot, m.Counted, m.RefusedRoot, m.Refused)
+	if len(res.Diffs) == 0 {
 		fmt.Fprintln(stdout, "equal to the production report")
 		return nil
 	}
-	fmt.Fprintf(stdout, "%d differences with the production report:\n", len(diffs))
-	audit.PrintDiffs(stdout, diffs)
-	return &exitError{1, fmt.Errorf("recount: %d differences with the production report", len(diffs))}
+	fmt.Fprintf(stdout, "%d differences with the production report:\n", len(res.Diffs))
+	audit.PrintDiffs(stdout, res.Diffs)
+	return &exitError{1, fmt.Errorf("recount: %d differences with the production report", len(res.Diffs))}
+}
+
+// writeCertificate writes cert as indented JSON, through a temporary file.
+func writeCertificate(path string, cert *audit.Certificate) error {
+	b, err := json.MarshalIndent(cert, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("certificate: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("certificate: %w", err)
+	}
+	return nil
 }

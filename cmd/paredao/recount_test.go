@@ -22,11 +22,27 @@ import (
 // exit status and output.
 func recountBinary(t *testing.T, env map[string]string, p *proc, args ...string) (int, string, string) {
 	t.Helper()
+	return runBinary(t, env, p.http, append([]string{"recount"}, args...)...)
+}
+
+// commandBinary runs `paredao args...` with env's broker and returns its
+// exit status and output.
+func commandBinary(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	return runBinary(t, env, "", args...)
+}
+
+// runBinary runs `paredao args...` with env's broker and token, and url as
+// PAREDAO_URL, in a temporary directory (where recount's certificate goes
+// by default), for up to two minutes.
+func runBinary(t *testing.T, env map[string]string, url string, args ...string) (int, string, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, append([]string{"recount"}, args...)...)
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Dir = t.TempDir()
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "PAREDAO_BROKER_ADDR=" + env["PAREDAO_BROKER_ADDR"],
-		"PAREDAO_URL=" + p.http, "PAREDAO_PRODUCTION_TOKEN=" + env["PAREDAO_PRODUCTION_TOKEN"]}
+		"PAREDAO_URL=" + url, "PAREDAO_PRODUCTION_TOKEN=" + env["PAREDAO_PRODUCTION_TOKEN"]}
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -37,7 +53,7 @@ func recountBinary(t *testing.T, env map[string]string, p *proc, args ...string)
 	case errors.As(err, &ee):
 		return ee.ExitCode(), stdout.String(), stderr.String()
 	}
-	t.Fatalf("recount: %v", err)
+	t.Fatalf("paredao %s: %v", strings.Join(args, " "), err)
 	return 0, "", ""
 }
 
