@@ -1,10 +1,11 @@
 package pipeline
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // Status of a paredão at a given time.
@@ -93,8 +94,9 @@ func (p *Paredao) Validate() error {
 	return nil
 }
 
-// ParedaoCodec encodes Paredao as JSON: the catalog is small and read by
-// people too.
+// ParedaoCodec encodes Paredao as paredao.v1.Paredao
+// (proto/paredao/v1/paredao.proto); it also decodes the JSON of earlier
+// releases.
 type ParedaoCodec struct{}
 
 func (ParedaoCodec) Encode(value any) ([]byte, error) {
@@ -102,13 +104,72 @@ func (ParedaoCodec) Encode(value any) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("paredao codec: unexpected %T", value)
 	}
-	return json.Marshal(p)
+	if err := validUTF8(p.ID, p.Title); err != nil {
+		return nil, fmt.Errorf("paredao codec: %w", err)
+	}
+	for _, x := range p.Participants {
+		if err := validUTF8(x.ID, x.Name, x.PhotoURL); err != nil {
+			return nil, fmt.Errorf("paredao codec: %w", err)
+		}
+	}
+	return AppendParedao(make([]byte, 0, 64+len(p.Participants)*48), p), nil
+}
+
+// AppendParedao appends p's encoding to b: what proto.Marshal writes for
+// paredao.v1.Paredao. Its strings must be UTF-8 (Encode checks).
+func AppendParedao(b []byte, p *Paredao) []byte {
+	e := pbuf(b).str(1, p.ID).str(2, p.Title).int64(3, unixNano(p.OpensAt)).int64(4, unixNano(p.ClosesAt))
+	for _, x := range p.Participants {
+		var start int
+		e, start = e.open(5)
+		e = e.str(1, x.ID).str(2, x.Name).str(3, x.PhotoURL).close(start)
+	}
+	return e
 }
 
 func (ParedaoCodec) Decode(data []byte) (any, error) {
-	var p Paredao
-	if err := json.Unmarshal(data, &p); err != nil {
+	if isLegacyJSON(data) {
+		p, err := decodeLegacyParedao(data)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+	r := newPread(data, "paredao", true)
+	p := &Paredao{}
+	for r.more() {
+		switch num, typ := r.next(); {
+		case num == 1 && typ == protowire.BytesType:
+			p.ID = r.shared()
+		case num == 2 && typ == protowire.BytesType:
+			p.Title = r.shared()
+		case num == 3 && typ == protowire.VarintType:
+			p.OpensAt = fromUnixNano(int64(r.varint()))
+		case num == 4 && typ == protowire.VarintType:
+			p.ClosesAt = fromUnixNano(int64(r.varint()))
+		case num == 5 && typ == protowire.BytesType:
+			sub := r.sub()
+			var x Participant
+			for sub.more() {
+				switch num, typ := sub.next(); {
+				case num == 1 && typ == protowire.BytesType:
+					x.ID = sub.shared()
+				case num == 2 && typ == protowire.BytesType:
+					x.Name = sub.shared()
+				case num == 3 && typ == protowire.BytesType:
+					x.PhotoURL = sub.shared()
+				default:
+					sub.skip(num, typ)
+				}
+			}
+			r.join(&sub)
+			p.Participants = append(p.Participants, x)
+		default:
+			r.skip(num, typ)
+		}
+	}
+	if err := r.end(); err != nil {
 		return nil, fmt.Errorf("decode paredao: %w", err)
 	}
-	return &p, nil
+	return p, nil
 }

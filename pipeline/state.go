@@ -2,10 +2,11 @@ package pipeline
 
 import (
 	"cmp"
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // GuardState is guard's value for one voter. Its size is bounded: at most
@@ -27,7 +28,8 @@ type GuardState struct {
 
 // GuardEntriesMax bounds GuardState.Entries, with the per-voter cap when
 // it is higher (guard keeps the last minute's votes for it): a voter's value
-// stays under ~200 bytes, whatever the voter's rate. A person holds at most
+// stays bounded whatever the voter's rate, ~200 bytes at 8 entries and ~240
+// at a cap of 10. A person holds at most
 // a challenge or two at once; a challenge older than the voter's last 8
 // used ones is refused (superseded).
 const GuardEntriesMax = 8
@@ -54,7 +56,9 @@ func ChallengeHash(id string) uint64 {
 // NewGuardState is the state of a voter never seen.
 func NewGuardState() *GuardState { return &GuardState{LastOffset: -1} }
 
-// GuardStateCodec encodes GuardState.
+// GuardStateCodec encodes GuardState as paredao.v1.GuardState
+// (proto/paredao/v1/guard.proto); it also decodes the hand-written encoding
+// of earlier releases.
 type GuardStateCodec struct{}
 
 func (GuardStateCodec) Encode(value any) ([]byte, error) {
@@ -62,41 +66,88 @@ func (GuardStateCodec) Encode(value any) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("guard state codec: unexpected %T", value)
 	}
-	return AppendGuardState(make([]byte, 0, 16+len(s.Entries)*20), s), nil
+	return AppendGuardState(make([]byte, 0, 16+len(s.Entries)*24), s), nil
 }
 
-// AppendGuardState appends s's encoding to b: entries as the challenge hash
-// and small deltas.
+// AppendGuardState appends s's encoding to b, what proto.Marshal writes for
+// paredao.v1.GuardState: entries as the challenge hash and small deltas.
 func AppendGuardState(b []byte, s *GuardState) []byte {
-	e := enc(b).uvarint(wireVersion).varint(s.LastOffset).varint(s.Floor).uvarint(uint64(len(s.Entries)))
+	e := pbuf(b).present(1, s.LastOffset).int64(2, s.Floor)
 	for _, en := range s.Entries {
-		e = binary.LittleEndian.AppendUint64(e, en.Challenge)
-		e = e.varint(s.LastOffset - en.Offset).varint(en.AcceptedAt).varint(en.ExpiresAt - en.AcceptedAt/1000)
+		var start int
+		e, start = e.open(3)
+		e = e.fixed64(1, en.Challenge).sint64(2, s.LastOffset-en.Offset).int64(3, en.AcceptedAt).sint64(4, en.ExpiresAt-en.AcceptedAt/1000)
+		e = e.close(start)
 	}
 	return e
 }
 
 func (GuardStateCodec) Decode(data []byte) (any, error) {
-	d := dec{b: data}
-	d.version()
-	s := &GuardState{LastOffset: d.varint(), Floor: d.varint()}
-	if n := d.count(11); n > 0 {
-		s.Entries = make([]GuardEntry, n)
-		for i := range n {
-			if len(d.b) < 8 {
-				d.fail("challenge")
-				break
+	if isLegacy(data) {
+		s, err := decodeLegacyGuardState(data)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	r := newPread(data, "guard state", false)
+	s := &GuardState{}
+	// entries hold deltas from LastOffset, which may come after them
+	type raw struct{ back, expiresAfter int64 }
+	var deltas [GuardEntriesMax]raw
+	var more []raw
+	for r.more() {
+		switch num, typ := r.next(); {
+		case num == 1 && typ == protowire.VarintType:
+			s.LastOffset = int64(r.varint())
+		case num == 2 && typ == protowire.VarintType:
+			s.Floor = int64(r.varint())
+		case num == 3 && typ == protowire.BytesType:
+			if s.Entries == nil {
+				n := 1 + countAfter(r.b, num, typ, 3)
+				s.Entries = make([]GuardEntry, 0, n)
 			}
-			en := GuardEntry{Challenge: binary.LittleEndian.Uint64(d.b)}
-			d.b = d.b[8:]
-			en.Offset = s.LastOffset - d.varint()
-			en.AcceptedAt = d.varint()
-			en.ExpiresAt = d.varint() + en.AcceptedAt/1000
-			s.Entries[i] = en
+			sub := r.sub()
+			s.Entries = grow(s.Entries)
+			en := &s.Entries[len(s.Entries)-1]
+			var d raw
+			for sub.more() {
+				switch num, typ := sub.next(); {
+				case num == 1 && typ == protowire.Fixed64Type:
+					en.Challenge = sub.fixed64()
+				case num == 2 && typ == protowire.VarintType:
+					d.back = protowire.DecodeZigZag(sub.varint())
+				case num == 3 && typ == protowire.VarintType:
+					en.AcceptedAt = int64(sub.varint())
+				case num == 4 && typ == protowire.VarintType:
+					d.expiresAfter = protowire.DecodeZigZag(sub.varint())
+				default:
+					sub.skip(num, typ)
+				}
+			}
+			r.join(&sub)
+			if i := len(s.Entries) - 1; i < len(deltas) {
+				deltas[i] = d
+			} else {
+				more = append(more, d)
+			}
+		default:
+			r.skip(num, typ)
 		}
 	}
-	if err := d.end(); err != nil {
+	if err := r.end(); err != nil {
 		return nil, fmt.Errorf("decode guard state: %w", err)
+	}
+	for i := range s.Entries {
+		d := raw{}
+		if i < len(deltas) {
+			d = deltas[i]
+		} else {
+			d = more[i-len(deltas)]
+		}
+		en := &s.Entries[i]
+		en.Offset = s.LastOffset - d.back
+		en.ExpiresAt = d.expiresAfter + en.AcceptedAt/1000
 	}
 	return s, nil
 }
@@ -217,7 +268,9 @@ func (c *ParticipantCount) Window(start int64) int {
 	return i
 }
 
-// TallyStateCodec encodes TallyState.
+// TallyStateCodec encodes TallyState as paredao.v1.TallyState
+// (proto/paredao/v1/tally.proto); it also decodes the hand-written encoding
+// of earlier releases.
 type TallyStateCodec struct{}
 
 func (TallyStateCodec) Encode(value any) ([]byte, error) {
@@ -225,69 +278,162 @@ func (TallyStateCodec) Encode(value any) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("tally state codec: unexpected %T", value)
 	}
-	return AppendTallyState(make([]byte, 0, 64+len(s.Applied)*2+len(s.Counts)*48), s), nil
+	size := 32 + len(s.Applied)*2 + len(s.Pending)*48
+	for i := range s.Counts {
+		size += 24 + len(s.Counts[i].ParedaoID) + len(s.Counts[i].ParticipantID) + len(s.Counts[i].Windows)*12
+	}
+	return AppendTallyState(make([]byte, 0, size), s), nil
 }
 
-// AppendTallyState appends s's encoding to b.
+// AppendTallyState appends s's encoding to b: what proto.Marshal writes for
+// paredao.v1.TallyState.
 func AppendTallyState(b []byte, s *TallyState) []byte {
-	e := enc(b).uvarint(wireVersion).varint(int64(s.Partition)).varint(s.Floor).uvarint(uint64(len(s.Applied)))
-	prev := s.Floor
-	for _, off := range s.Applied {
-		e = e.varint(off - prev)
-		prev = off
-	}
-	e = e.varint(s.MaxAcceptedAt).varint(s.WindowFloor).uvarint(uint64(len(s.Counts)))
-	for _, c := range s.Counts {
-		e = e.str(c.ParedaoID).str(c.ParticipantID).varint(c.Total).uvarint(uint64(len(c.Windows)))
-		prev := s.WindowFloor
-		for _, w := range c.Windows {
-			e = e.varint(w.Start - prev).varint(w.Count)
-			prev = w.Start
+	e := pbuf(b).present(1, int64(s.Partition)).int64(2, s.Floor)
+	if len(s.Applied) > 0 {
+		var start int
+		e, start = e.open(3)
+		prev := s.Floor
+		for _, off := range s.Applied {
+			e = protowire.AppendVarint(e, protowire.EncodeZigZag(off-prev))
+			prev = off
 		}
+		e = e.close(start)
 	}
-	e = e.uvarint(uint64(len(s.Pending)))
-	for _, p := range s.Pending {
-		e = e.varint(p.At).str(p.ParedaoID).str(p.ParticipantID).varint(p.Start).varint(p.Count).str(p.LateID)
+	e = e.int64(4, s.MaxAcceptedAt).int64(5, s.WindowFloor)
+	for i := range s.Counts {
+		c := &s.Counts[i]
+		var start int
+		e, start = e.open(6)
+		e = e.str(1, c.ParedaoID).str(2, c.ParticipantID).int64(3, c.Total)
+		for _, w := range c.Windows {
+			var ws int
+			e, ws = e.open(4)
+			e = e.int64(1, w.Start).int64(2, w.Count).close(ws)
+		}
+		e = e.close(start)
+	}
+	for i := range s.Pending {
+		p := &s.Pending[i]
+		var start int
+		e, start = e.open(7)
+		e = e.int64(1, p.At).str(2, p.ParedaoID).str(3, p.ParticipantID).int64(4, p.Start).int64(5, p.Count).str(6, p.LateID)
+		e = e.close(start)
 	}
 	return e
 }
 
 func (TallyStateCodec) Decode(data []byte) (any, error) {
-	d := dec{b: data}
-	d.version()
-	s := &TallyState{Partition: int32(d.varint()), Floor: d.varint()}
-	if n := d.count(1); n > 0 {
-		s.Applied = make([]int64, n)
-		prev := s.Floor
-		for i := range n {
-			prev += d.varint()
-			s.Applied[i] = prev
+	if isLegacy(data) {
+		s, err := decodeLegacyTallyState(data)
+		if err != nil {
+			return nil, err
 		}
+		return s, nil
 	}
-	s.MaxAcceptedAt, s.WindowFloor = d.varint(), d.varint()
-	if n := d.count(4); n > 0 {
-		s.Counts = make([]ParticipantCount, n)
-		for i := range n {
-			c := ParticipantCount{ParedaoID: d.str(), ParticipantID: d.str(), Total: d.varint()}
-			if m := d.count(2); m > 0 {
-				c.Windows = make([]WindowCount, m)
-				prev := s.WindowFloor
-				for j := range m {
-					prev += d.varint()
-					c.Windows[j] = WindowCount{Start: prev, Count: d.varint()}
+	r := newPread(data, "tally state", true)
+	s := &TallyState{}
+	// applied offsets are deltas from Floor, which may come after them
+	var applied []int64
+	appendDelta := func(v uint64) { applied = append(applied, protowire.DecodeZigZag(v)) }
+	for r.more() {
+		switch num, typ := r.next(); {
+		case num == 1 && typ == protowire.VarintType:
+			s.Partition = int32(r.varint())
+		case num == 2 && typ == protowire.VarintType:
+			s.Floor = int64(r.varint())
+		case num == 3 && typ == protowire.VarintType:
+			appendDelta(r.varint())
+		case num == 3 && typ == protowire.BytesType:
+			packed := r.sub()
+			if applied == nil {
+				applied = make([]int64, 0, len(packed.b))
+			}
+			for packed.more() {
+				appendDelta(packed.varint())
+			}
+			r.join(&packed)
+		case num == 4 && typ == protowire.VarintType:
+			s.MaxAcceptedAt = int64(r.varint())
+		case num == 5 && typ == protowire.VarintType:
+			s.WindowFloor = int64(r.varint())
+		case num == 6 && typ == protowire.BytesType:
+			if s.Counts == nil {
+				s.Counts = make([]ParticipantCount, 0, 1+countAfter(r.b, num, typ, 6))
+			}
+			sub := r.sub()
+			s.Counts = grow(s.Counts)
+			c := &s.Counts[len(s.Counts)-1]
+			for sub.more() {
+				switch num, typ := sub.next(); {
+				case num == 1 && typ == protowire.BytesType:
+					c.ParedaoID = sub.shared()
+				case num == 2 && typ == protowire.BytesType:
+					c.ParticipantID = sub.shared()
+				case num == 3 && typ == protowire.VarintType:
+					c.Total = int64(sub.varint())
+				case num == 4 && typ == protowire.BytesType:
+					if c.Windows == nil {
+						c.Windows = make([]WindowCount, 0, 1+countAfter(sub.b, num, typ, 4))
+					}
+					ws := sub.sub()
+					c.Windows = grow(c.Windows)
+					w := &c.Windows[len(c.Windows)-1]
+					for ws.more() {
+						switch num, typ := ws.next(); {
+						case num == 1 && typ == protowire.VarintType:
+							w.Start = int64(ws.varint())
+						case num == 2 && typ == protowire.VarintType:
+							w.Count = int64(ws.varint())
+						default:
+							ws.skip(num, typ)
+						}
+					}
+					sub.join(&ws)
+				default:
+					sub.skip(num, typ)
 				}
 			}
-			s.Counts[i] = c
+			r.join(&sub)
+		case num == 7 && typ == protowire.BytesType:
+			if s.Pending == nil {
+				s.Pending = make([]PendingRecord, 0, 1+countAfter(r.b, num, typ, 7))
+			}
+			sub := r.sub()
+			s.Pending = grow(s.Pending)
+			p := &s.Pending[len(s.Pending)-1]
+			for sub.more() {
+				switch num, typ := sub.next(); {
+				case num == 1 && typ == protowire.VarintType:
+					p.At = int64(sub.varint())
+				case num == 2 && typ == protowire.BytesType:
+					p.ParedaoID = sub.shared()
+				case num == 3 && typ == protowire.BytesType:
+					p.ParticipantID = sub.shared()
+				case num == 4 && typ == protowire.VarintType:
+					p.Start = int64(sub.varint())
+				case num == 5 && typ == protowire.VarintType:
+					p.Count = int64(sub.varint())
+				case num == 6 && typ == protowire.BytesType:
+					p.LateID = sub.shared()
+				default:
+					sub.skip(num, typ)
+				}
+			}
+			r.join(&sub)
+		default:
+			r.skip(num, typ)
 		}
 	}
-	if n := d.count(6); n > 0 {
-		s.Pending = make([]PendingRecord, n)
-		for i := range n {
-			s.Pending[i] = PendingRecord{At: d.varint(), ParedaoID: d.str(), ParticipantID: d.str(), Start: d.varint(), Count: d.varint(), LateID: d.str()}
-		}
-	}
-	if err := d.end(); err != nil {
+	if err := r.end(); err != nil {
 		return nil, fmt.Errorf("decode tally state: %w", err)
+	}
+	if len(applied) > 0 {
+		prev := s.Floor
+		for i, d := range applied {
+			prev += d
+			applied[i] = prev
+		}
+		s.Applied = applied
 	}
 	return s, nil
 }

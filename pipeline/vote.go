@@ -3,10 +3,12 @@ package pipeline
 import (
 	"fmt"
 	"hash/fnv"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // Vote is what the web tier emits to VotesStream, keyed by VoterID, once the
@@ -101,7 +103,9 @@ type WindowRecord struct {
 // Late tells a late record from a count record.
 func (w *WindowRecord) Late() bool { return w.LateID != "" }
 
-// VoteCodec encodes Vote.
+// VoteCodec encodes Vote as the protobuf message paredao.v1.Vote
+// (proto/paredao/v1/vote.proto); it also decodes the hand-written encoding
+// of earlier releases.
 type VoteCodec struct{}
 
 func (VoteCodec) Encode(value any) ([]byte, error) {
@@ -109,30 +113,66 @@ func (VoteCodec) Encode(value any) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("vote codec: unexpected %T", value)
 	}
+	if err := validUTF8(v.ID, v.ParedaoID, v.ParticipantID, v.VoterID, v.ChallengeID); err != nil {
+		return nil, fmt.Errorf("vote codec: %w", err)
+	}
 	return AppendVote(make([]byte, 0, 128), v), nil
 }
 
-// AppendVote appends v's encoding to b.
+// AppendVote appends v's encoding to b: what proto.Marshal writes for
+// paredao.v1.Vote. Its strings must be UTF-8 (Encode checks).
 func AppendVote(b []byte, v *Vote) []byte {
-	e := enc(b).uvarint(wireVersion).str(v.ID).str(v.ParedaoID).str(v.ParticipantID).
-		str(v.VoterID).str(v.ChallengeID).varint(v.AcceptedAt.UnixMilli()).varint(v.ExpiresAt.Unix())
-	return e
+	return pbuf(b).str(1, v.ID).str(2, v.ParedaoID).str(3, v.ParticipantID).str(4, v.VoterID).str(5, v.ChallengeID).
+		int64(6, unixNano(v.AcceptedAt)).int64(7, unixNano(v.ExpiresAt))
 }
 
 func (VoteCodec) Decode(data []byte) (any, error) {
-	d := dec{b: data}
-	d.versionIn(2, wireVersion) // a vote is encoded as in version 2: the votes log survives the upgrade
-	v := &Vote{ID: d.str(), ParedaoID: d.str(), ParticipantID: d.str(), VoterID: d.str(), ChallengeID: d.str()}
-	v.AcceptedAt = time.UnixMilli(d.varint()).UTC()
-	v.ExpiresAt = time.Unix(d.varint(), 0).UTC()
-	if err := d.end(); err != nil {
+	if isLegacy(data) {
+		v, err := decodeLegacyVote(data)
+		if err != nil {
+			return nil, err
+		}
+		return v, nil
+	}
+	v, err := decodeVote(data)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func decodeVote(data []byte) (*Vote, error) {
+	r := newPread(data, "vote", true)
+	v := &Vote{}
+	for r.more() {
+		switch num, typ := r.next(); {
+		case num == 1 && typ == protowire.BytesType:
+			v.ID = r.shared()
+		case num == 2 && typ == protowire.BytesType:
+			v.ParedaoID = r.shared()
+		case num == 3 && typ == protowire.BytesType:
+			v.ParticipantID = r.shared()
+		case num == 4 && typ == protowire.BytesType:
+			v.VoterID = r.shared()
+		case num == 5 && typ == protowire.BytesType:
+			v.ChallengeID = r.shared()
+		case num == 6 && typ == protowire.VarintType:
+			v.AcceptedAt = fromUnixNano(int64(r.varint()))
+		case num == 7 && typ == protowire.VarintType:
+			v.ExpiresAt = fromUnixNano(int64(r.varint()))
+		default:
+			r.skip(num, typ)
+		}
+	}
+	if err := r.end(); err != nil {
 		return nil, fmt.Errorf("decode vote: %w", err)
 	}
 	return v, nil
 }
 
-// BallotBatchCodec encodes BallotBatch. The (paredão, participant) pairs
-// are written once each, the ballots as an index into them and deltas.
+// BallotBatchCodec encodes BallotBatch as paredao.v1.BallotBatch
+// (proto/paredao/v1/ballot.proto); it also decodes the hand-written
+// encoding of earlier releases.
 type BallotBatchCodec struct{}
 
 func (BallotBatchCodec) Encode(value any) ([]byte, error) {
@@ -140,66 +180,84 @@ func (BallotBatchCodec) Encode(value any) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("ballot batch codec: unexpected %T", value)
 	}
-	return AppendBallotBatch(make([]byte, 0, 32+len(b.Ballots)*8), b), nil
+	return AppendBallotBatch(make([]byte, 0, 16+len(b.Ballots)*32), b), nil
 }
 
-// AppendBallotBatch appends b's encoding to out.
+// AppendBallotBatch appends b's encoding to out: what proto.Marshal writes
+// for paredao.v1.BallotBatch.
 func AppendBallotBatch(out []byte, b *BallotBatch) []byte {
-	type pair struct{ paredao, participant string }
-	var pairs []pair
-	index := make([]int, len(b.Ballots))
-	for i, bl := range b.Ballots {
-		j := slices.Index(pairs, pair{bl.ParedaoID, bl.ParticipantID})
-		if j < 0 {
-			j = len(pairs)
-			pairs = append(pairs, pair{bl.ParedaoID, bl.ParticipantID})
-		}
-		index[i] = j
-	}
-	e := enc(out).uvarint(wireVersion).varint(int64(b.SourcePartition)).varint(b.AckedBelow).uvarint(uint64(len(pairs)))
-	for _, p := range pairs {
-		e = e.str(p.paredao).str(p.participant)
-	}
-	e = e.uvarint(uint64(len(b.Ballots)))
-	prevOff, prevAt := b.AckedBelow, int64(0)
-	for i, bl := range b.Ballots {
-		at := bl.AcceptedAt.UnixMilli()
-		e = e.uvarint(uint64(index[i])).varint(bl.Offset - prevOff).varint(at - prevAt)
-		prevOff, prevAt = bl.Offset, at
+	e := pbuf(out).int64(1, int64(b.SourcePartition)).int64(2, b.AckedBelow)
+	for i := range b.Ballots {
+		bl := &b.Ballots[i]
+		var start int
+		e, start = e.open(3)
+		e = e.int64(1, bl.Offset).str(2, bl.ParedaoID).str(3, bl.ParticipantID).int64(4, unixNano(bl.AcceptedAt))
+		e = e.close(start)
 	}
 	return e
 }
 
 func (BallotBatchCodec) Decode(data []byte) (any, error) {
-	d := dec{b: data}
-	d.version()
-	b := &BallotBatch{SourcePartition: int32(d.varint()), AckedBelow: d.varint()}
-	type pair struct{ paredao, participant string }
-	pairs := make([]pair, d.count(2))
-	for i := range pairs {
-		pairs[i] = pair{d.str(), d.str()}
+	if isLegacy(data) {
+		b, err := decodeLegacyBallotBatch(data)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
 	}
-	if n := d.count(3); n > 0 {
-		b.Ballots = make([]Ballot, n)
-		prevOff, prevAt := b.AckedBelow, int64(0)
-		for i := range n {
-			j := d.uvarint()
-			if j >= uint64(len(pairs)) {
-				d.fail("pair index")
-				break
+	b, err := decodeBallotBatch(data)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func decodeBallotBatch(data []byte) (*BallotBatch, error) {
+	r := newPread(data, "ballot batch", false)
+	b := &BallotBatch{}
+	var seen []string
+	for r.more() {
+		switch num, typ := r.next(); {
+		case num == 1 && typ == protowire.VarintType:
+			b.SourcePartition = int32(r.varint())
+		case num == 2 && typ == protowire.VarintType:
+			b.AckedBelow = int64(r.varint())
+		case num == 3 && typ == protowire.BytesType:
+			if b.Ballots == nil { // room for all of them at once
+				n := 1 + countAfter(r.b, num, typ, 3)
+				b.Ballots = make([]Ballot, 0, n)
 			}
-			prevOff += d.varint()
-			prevAt += d.varint()
-			b.Ballots[i] = Ballot{Offset: prevOff, ParedaoID: pairs[j].paredao, ParticipantID: pairs[j].participant, AcceptedAt: time.UnixMilli(prevAt).UTC()}
+			s := r.sub()
+			b.Ballots = grow(b.Ballots)
+			bl := &b.Ballots[len(b.Ballots)-1]
+			for s.more() {
+				switch num, typ := s.next(); {
+				case num == 1 && typ == protowire.VarintType:
+					bl.Offset = int64(s.varint())
+				case num == 2 && typ == protowire.BytesType:
+					bl.ParedaoID = s.strIn(&seen)
+				case num == 3 && typ == protowire.BytesType:
+					bl.ParticipantID = s.strIn(&seen)
+				case num == 4 && typ == protowire.VarintType:
+					bl.AcceptedAt = fromUnixNano(int64(s.varint()))
+				default:
+					s.skip(num, typ)
+				}
+			}
+			r.join(&s)
+		default:
+			r.skip(num, typ)
 		}
 	}
-	if err := d.end(); err != nil {
+	if err := r.end(); err != nil {
 		return nil, fmt.Errorf("decode ballot batch: %w", err)
 	}
 	return b, nil
 }
 
-// WindowRecordCodec encodes WindowRecord.
+// WindowRecordCodec encodes WindowRecord as paredao.v1.WindowRecord
+// (proto/paredao/v1/window.proto); it also decodes the hand-written
+// encoding of earlier releases.
 type WindowRecordCodec struct{}
 
 func (WindowRecordCodec) Encode(value any) ([]byte, error) {
@@ -207,20 +265,56 @@ func (WindowRecordCodec) Encode(value any) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("window codec: unexpected %T", value)
 	}
-	e := enc(make([]byte, 0, 64)).uvarint(wireVersion).str(w.ParedaoID).str(w.ParticipantID).
-		uvarint(uint64(w.Shard)).varint(w.WindowStart.Unix()).varint(w.Count).str(w.LateID)
-	return e, nil
+	return AppendWindowRecord(make([]byte, 0, 64), w), nil
+}
+
+// AppendWindowRecord appends w's encoding to b: what proto.Marshal writes
+// for paredao.v1.WindowRecord.
+func AppendWindowRecord(b []byte, w *WindowRecord) []byte {
+	return pbuf(b).str(1, w.ParedaoID).str(2, w.ParticipantID).int64(3, int64(int32(w.Shard))).
+		int64(4, unixNano(w.WindowStart)).int64(5, w.Count).str(6, w.LateID)
 }
 
 func (WindowRecordCodec) Decode(data []byte) (any, error) {
-	d := dec{b: data}
-	d.version()
-	w := &WindowRecord{ParedaoID: d.str(), ParticipantID: d.str(), Shard: int(d.uvarint())}
-	w.WindowStart = time.Unix(d.varint(), 0).UTC()
-	w.Count = d.varint()
-	w.LateID = d.str()
-	if err := d.end(); err != nil {
+	if isLegacy(data) {
+		w, err := decodeLegacyWindowRecord(data)
+		if err != nil {
+			return nil, err
+		}
+		return w, nil
+	}
+	r := newPread(data, "window record", true)
+	w := &WindowRecord{}
+	for r.more() {
+		switch num, typ := r.next(); {
+		case num == 1 && typ == protowire.BytesType:
+			w.ParedaoID = r.shared()
+		case num == 2 && typ == protowire.BytesType:
+			w.ParticipantID = r.shared()
+		case num == 3 && typ == protowire.VarintType:
+			w.Shard = int(int32(r.varint()))
+		case num == 4 && typ == protowire.VarintType:
+			w.WindowStart = fromUnixNano(int64(r.varint()))
+		case num == 5 && typ == protowire.VarintType:
+			w.Count = int64(r.varint())
+		case num == 6 && typ == protowire.BytesType:
+			w.LateID = r.shared()
+		default:
+			r.skip(num, typ)
+		}
+	}
+	if err := r.end(); err != nil {
 		return nil, fmt.Errorf("decode window record: %w", err)
 	}
 	return w, nil
+}
+
+// validUTF8 refuses strings that protobuf readers would refuse.
+func validUTF8(ss ...string) error {
+	for _, s := range ss {
+		if !utf8.ValidString(s) {
+			return fmt.Errorf("%q is not UTF-8", s)
+		}
+	}
+	return nil
 }
