@@ -405,10 +405,9 @@ func checkContainers(t *testing.T, r *rendered, ws []workload, b binary) {
 				t.Errorf("%s: args %v: the first must be a paredao command %v", where, c.Args, b.commands)
 			}
 			sc := c.SecurityContext
-			switch {
-			case sc == nil:
+			if sc == nil {
 				t.Errorf("%s: no securityContext", where)
-			default:
+			} else {
 				if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
 					t.Errorf("%s: readOnlyRootFilesystem must be true", where)
 				}
@@ -919,9 +918,9 @@ func checkKafka(t *testing.T, r *rendered, proc workload, top topology, wantPart
 		switch {
 		case contains(top.streams, tn):
 			// As the binary gives them on the embedded broker
-			// (cmd/paredao/kafka.go): the raw votes 30 days for the
-			// recount, ballots and windows a week.
-			want := map[string]int{"votes": 30 * day, "ballots": 7 * day, "windows": 7 * day}[tn]
+			// (cmd/paredao/kafka.go): the raw votes PAREDAO_AUDIT_DAYS
+			// (30) and a week for the recount, ballots and windows a week.
+			want := map[string]int{"votes": 37 * day, "ballots": 7 * day, "windows": 7 * day}[tn]
 			ret, _ := pathInt(kt, "spec", "config", "retention.ms")
 			if policy != "delete" || ret != want {
 				t.Errorf("%s: stream wants cleanup.policy delete and retention.ms %d, got %q and %d", where, want, policy, ret)

@@ -39,6 +39,29 @@ type AuditConfig struct {
 	// Grace is how long after a paredão closes a recount may start: votes
 	// accepted before the close are in the log by then (the emit timeout).
 	Grace time.Duration
+	// Keep is how long after it closes a paredão's votes must stay in the
+	// log (PAREDAO_AUDIT_DAYS); Retention is the votes topic's (0:
+	// forever). A paredão they cannot both hold is refused at creation.
+	Keep, Retention time.Duration
+}
+
+// auditableSpan refuses a paredão whose votes the votes topic would delete
+// before Keep after it closes: its first vote (at its opening, or now) and
+// the minute of voter history before it must outlive closesAt + Keep.
+func (c AuditConfig) auditableSpan(p *pipeline.Paredao, now time.Time) error {
+	if c.Retention <= 0 {
+		return nil
+	}
+	first := p.OpensAt
+	if first.Before(now) {
+		first = now
+	}
+	if need := p.ClosesAt.Sub(first) + c.Keep + time.Hour; need > c.Retention {
+		return errorf(http.StatusUnprocessableEntity, "paredao_too_long", fmt.Sprintf(
+			"the votes topic keeps votes %s: a paredão open %s could not be recounted %s after it closes; shorten it or raise PAREDAO_VOTES_RETENTION",
+			c.Retention, p.ClosesAt.Sub(first).Round(time.Minute), c.Keep))
+	}
+	return nil
 }
 
 // staleRun: a running recount whose row was not written for this long was

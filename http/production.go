@@ -62,6 +62,10 @@ func (s *Server) createParedao(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.deps.Log, invalidRequest(err.Error()))
 		return
 	}
+	if err := s.cfg.Audit.auditableSpan(p, s.deps.Now()); err != nil {
+		writeError(w, s.deps.Log, err)
+		return
+	}
 	if s.deps.Catalog.Get(p.ID) != nil {
 		writeError(w, s.deps.Log, errorf(http.StatusConflict, "already_exists", "a paredão with this id exists"))
 		return

@@ -44,6 +44,7 @@ type Config struct {
 	Partitions      int
 	Replication     int
 	VotesRetention  time.Duration // of the votes stream; 0 = forever
+	AuditDays       int           // a paredão's raw votes are kept at least this long after it closes
 	Seed            string
 	TrustedProxies  []netip.Prefix
 	CookieSecure    string // auto, always or never
@@ -125,8 +126,9 @@ func (cfg *Config) bind(fs *flag.FlagSet, command string, env func(string) strin
 	str(&dailyRollup, "daily-rollup-after", "720h", "hourly rows older than this are folded into UTC days (0: never); above --rollup-after")
 	str(&partitions, "partitions", "12", "partitions of the topics it creates")
 	str(&replication, "replication", "", "replication factor of the topics it creates (default 1 on the embedded broker, 3 otherwise)")
-	var votesRetention string
-	str(&votesRetention, "votes-retention", "720h", "how long the votes stream keeps the raw votes (the log a recount reads); 0 = forever")
+	var votesRetention, auditDays string
+	str(&votesRetention, "votes-retention", "", "how long the votes stream keeps the raw votes (the log a recount reads); 0 = forever (default: --audit-days and a week)")
+	str(&auditDays, "audit-days", "30", "days after a paredão closes that its raw votes stay recountable; a paredão too long for --votes-retention is refused")
 	str(&cfg.Seed, "seed", "", "JSON file of paredões to create at start-up when the catalog is empty (default: the demo paredão)")
 	str(&proxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For and X-Forwarded-Proto are believed")
 	str(&cfg.CookieSecure, "cookie-secure", "auto", "voter cookie Secure: auto (over TLS, or X-Forwarded-Proto: https from a trusted proxy), always or never")
@@ -194,7 +196,12 @@ func (cfg *Config) bind(fs *flag.FlagSet, command string, env func(string) strin
 		dur("emit-timeout", emitTimeout, &cfg.EmitTimeout)
 		dur("close-lead", closeLead, &cfg.CloseLead)
 		dur("shutdown-timeout", shutdown, &cfg.ShutdownTimeout)
-		dur("votes-retention", votesRetention, &cfg.VotesRetention)
+		num("audit-days", auditDays, &cfg.AuditDays)
+		if votesRetention == "" {
+			cfg.VotesRetention = time.Duration(cfg.AuditDays)*24*time.Hour + maxParedaoLength
+		} else {
+			dur("votes-retention", votesRetention, &cfg.VotesRetention)
+		}
 		num("max-connections", maxConns, &cfg.MaxConnections)
 		num("max-streams", maxStreams, &cfg.MaxStreams)
 		num("address-streams", addrStreams, &cfg.AddressStreams)
@@ -281,6 +288,10 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--daily-rollup-after %s: must be above --rollup-after %s (hours fold into days after minutes fold into hours), or 0", cfg.DailyRollup, cfg.RollupAfter))
 	case cfg.DailyRollup > 0 && cfg.DailyRollup < cfg.LateHorizon+cfg.Window+cfg.Grace+time.Hour:
 		errs = append(errs, errors.New("--daily-rollup-after: must exceed the late horizon, window and grace by an hour at least"))
+	case cfg.AuditDays < 1 || cfg.AuditDays > 3650:
+		errs = append(errs, errors.New("--audit-days: 1 to 3650"))
+	case cfg.VotesRetention < 0 || cfg.VotesRetention > 0 && cfg.VotesRetention < time.Duration(cfg.AuditDays+1)*24*time.Hour:
+		errs = append(errs, fmt.Errorf("--votes-retention %s: 0 (forever) or at least --audit-days (%d) and a day, so a paredão can be recounted that long after it closes", cfg.VotesRetention, cfg.AuditDays))
 	}
 	switch {
 	case cfg.Captcha != "" && cfg.Captcha != "turnstile" && cfg.Captcha != "hcaptcha" && cfg.Captcha != "recaptcha":

@@ -1,12 +1,13 @@
 package main
 
 import (
-	"github.com/paredao/paredao/load"
 	"io"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paredao/paredao/load"
 )
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -52,6 +53,23 @@ func TestLoadConfig(t *testing.T) {
 		{"bad duration", "run", []string{"--window", "soon"}, nil, "--window", nil},
 		{"bad number", "run", []string{"--partitions", "-3"}, nil, "--partitions", nil},
 		{"bad proxy", "web", []string{"--trusted-proxies", "10.0.0.1"}, map[string]string{"PAREDAO_SECRET": secret, "PAREDAO_PRODUCTION_TOKEN": "t"}, "CIDR", nil},
+		{"votes kept the audit days and a week", "run", nil, nil, "", func(t *testing.T, c *Config) {
+			if c.AuditDays != 30 || c.VotesRetention != 37*24*time.Hour {
+				t.Fatalf("audit days %d, votes retention %s", c.AuditDays, c.VotesRetention)
+			}
+		}},
+		{"longer audit, longer retention", "run", nil, map[string]string{"PAREDAO_AUDIT_DAYS": "60"}, "", func(t *testing.T, c *Config) {
+			if c.VotesRetention != 67*24*time.Hour {
+				t.Fatalf("votes retention %s", c.VotesRetention)
+			}
+		}},
+		{"votes kept forever", "run", nil, map[string]string{"PAREDAO_VOTES_RETENTION": "0"}, "", func(t *testing.T, c *Config) {
+			if c.VotesRetention != 0 {
+				t.Fatalf("votes retention %s", c.VotesRetention)
+			}
+		}},
+		{"votes retention below the audit days", "run", []string{"--votes-retention", "240h"}, nil, "--votes-retention", nil},
+		{"no audit days", "run", []string{"--audit-days", "0"}, nil, "--audit-days", nil},
 		{"rollup below horizon", "run", []string{"--rollup-after", "10m"}, nil, "--rollup-after", nil},
 		{"stray argument", "run", []string{"extra"}, nil, "unexpected", nil},
 		{"pprof, cookie and new-voter defaults", "run", nil, nil, "", func(t *testing.T, c *Config) {

@@ -27,9 +27,15 @@ var pipelineTopics = stream.Topics{
 // do not grow with the votes.
 const derivedRetention = 7 * 24 * time.Hour
 
+// maxParedaoLength is how long a paredão may run, by default, within the
+// votes retention: the default retention is --audit-days and this, so a
+// paredão of a week stays recountable --audit-days after it closes (the web
+// tier refuses to create a longer one than the retention allows).
+const maxParedaoLength = 7 * 24 * time.Hour
+
 // streamRetention is each stream's retention.ms. The votes stream is the
-// raw log a recount reads from its start (issue 14's audit, the README's
-// recount): it is kept --votes-retention, 30 days by default; 0 keeps it
+// raw log a recount reads from its start (the audit): it is kept
+// --votes-retention, by default --audit-days (30) and a week; 0 keeps it
 // forever.
 func streamRetention(cfg *Config) map[goka.Stream]time.Duration {
 	votes := cfg.VotesRetention

@@ -75,7 +75,7 @@ func newWebTier(cfg *Config, k *stream.Kafka, reg prometheus.Registerer, log *sl
 		Captcha: phttp.CaptchaConfig{Provider: cfg.Captcha, SiteKey: cfg.CaptchaSiteKey, Secret: cfg.CaptchaSecret,
 			VerifyURL: cfg.CaptchaVerify, Timeout: cfg.CaptchaTimeout},
 		Audit: phttp.AuditConfig{Brokers: cfg.KafkaBrokers, VotesPerMinute: cfg.VotesPerMinute, Window: cfg.Window,
-			Grace: cfg.EmitTimeout + time.Second},
+			Grace: cfg.EmitTimeout + time.Second, Keep: time.Duration(cfg.AuditDays) * 24 * time.Hour, Retention: cfg.VotesRetention},
 	}, phttp.Deps{
 		Catalog:   w.catalog,
 		Writer:    emitterWriter{w.paredoes},
