@@ -139,6 +139,7 @@ func runContract(t *testing.T, open func(testing.TB) Store) {
 		{"concurrent apply and roll-up count once", contractConcurrentRollUp},
 		{"daily roll-up keeps totals and days exact", contractRollUpDays},
 		{"concurrent apply and daily roll-up count once", contractConcurrentRollUpDays},
+		{"audit runs, chunks and index rows", contractAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
