@@ -143,6 +143,22 @@ func (s *Server) lastRun(ctx context.Context, paredaoID string, done bool) (*pip
 	return row, &sr, nil
 }
 
+// certified is the last done recount of paredão id and its certificate;
+// errNotRecounted when there is none.
+func (s *Server) certified(ctx context.Context, id string) (*pipeline.AuditRun, *storedRun, error) {
+	if _, err := s.lookup(id); err != nil {
+		return nil, nil, err
+	}
+	row, sr, err := s.lastRun(ctx, id, true)
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case sr == nil || sr.Certificate == nil:
+		return nil, nil, errNotRecounted
+	}
+	return row, sr, nil
+}
+
 // recountStatus is GET /api/v1/production/paredoes/{id}/recount.
 func (s *Server) recountStatus(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.lookup(chi.URLParam(r, "id")); err != nil {
@@ -163,17 +179,9 @@ func (s *Server) recountStatus(w http.ResponseWriter, r *http.Request) {
 
 // certificate is GET /api/v1/production/paredoes/{id}/certificate.
 func (s *Server) certificate(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.lookup(chi.URLParam(r, "id")); err != nil {
+	_, sr, err := s.certified(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
 		writeError(w, s.deps.Log, err)
-		return
-	}
-	_, sr, err := s.lastRun(r.Context(), chi.URLParam(r, "id"), true)
-	switch {
-	case err != nil:
-		writeError(w, s.deps.Log, err)
-		return
-	case sr == nil || sr.Certificate == nil:
-		writeError(w, s.deps.Log, errNotRecounted)
 		return
 	}
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="paredao-%s-certificate.json"`, sr.Certificate.Paredao.ID))
@@ -356,18 +364,9 @@ func (s *Server) receipt(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.deps.Log, errInvalidVoteID)
 		return
 	}
-	p, err := s.lookup(chi.URLParam(r, "id"))
+	row, sr, err := s.certified(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
 		writeError(w, s.deps.Log, err)
-		return
-	}
-	row, sr, err := s.lastRun(r.Context(), p.ID, true)
-	switch {
-	case err != nil:
-		writeError(w, s.deps.Log, err)
-		return
-	case sr == nil || sr.Certificate == nil:
-		writeError(w, s.deps.Log, errNotRecounted)
 		return
 	}
 	rec, err := s.findReceipt(r.Context(), row.ID, sr.Certificate, voteID)
@@ -380,7 +379,7 @@ func (s *Server) receipt(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.deps.Log, unavailable(2*time.Second))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"voteId": voteID, "paredaoId": p.ID, "counted": rec.Counted,
+	writeJSON(w, http.StatusOK, map[string]any{"voteId": voteID, "paredaoId": row.ParedaoID, "counted": rec.Counted,
 		"reason": rec.Reason, "certificate": summary(sr.Certificate), "proof": rec.Proof})
 }
 

@@ -84,7 +84,7 @@ var commands = []struct{ name, help string }{
 	{"migrate", "create or upgrade the SQL schema, then exit"},
 	{"load", "the load generator"},
 	{"recount", "recount a paredão from the votes log, compare with the report, write a certificate"},
-	{"dump", "print a topic's records as JSON lines, decoded (like kcat)"},
+	{"dump", "print a topic's records as JSON lines, values decoded (TOPIC [--from-beginning] [--exit])"},
 	{"verify", "recompute a recount's certificate from the votes log: equal or not"},
 }
 

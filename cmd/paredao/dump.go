@@ -12,9 +12,6 @@ import (
 	"github.com/paredao/paredao/dump"
 )
 
-// dumpHelp is dump's line in the usage.
-const dumpHelp = "print a topic's records as JSON lines, values decoded (TOPIC [--from-beginning] [--exit])"
-
 // dumpSettings are dump's flags.
 type dumpSettings struct {
 	opts dump.Options

@@ -55,7 +55,6 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.help)
 	}
-	fmt.Fprintf(w, "  %-8s %s\n", "dump", dumpHelp)
 	fmt.Fprintln(w, "\n'paredao COMMAND --help' lists the flags; every flag has an environment variable PAREDAO_<FLAG>.")
 }
 
