@@ -329,7 +329,7 @@ func TestPrometheusRuleFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	current, err := os.ReadFile(prometheusRuleFile)
-	if err != nil && !(*updateRules && os.IsNotExist(err)) {
+	if err != nil && (!*updateRules || !os.IsNotExist(err)) {
 		t.Fatal(err)
 	}
 	head := []byte(defaultPrometheusRuleHead)

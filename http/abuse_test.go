@@ -256,7 +256,9 @@ func TestAbuseReportShowsRefusalsAndTopSources(t *testing.T) {
 			}
 		}
 		var ch Challenge
-		json.Unmarshal(rec.Body.Bytes(), &ch)
+		if err := json.Unmarshal(rec.Body.Bytes(), &ch); err != nil {
+			t.Fatalf("challenge %s: %v", rec.Body.Bytes(), err)
+		}
 		return ch
 	}
 	vote := func(c *client, altcha, site string) int {

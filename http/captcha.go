@@ -243,17 +243,17 @@ func (c *captcha) check(ctx context.Context, token *string, proof, addr string, 
 		return errCaptchaReplayed
 	}
 	err := c.verify(ctx, *token, addr)
-	switch {
-	case err == nil:
+	switch err {
+	case nil:
 		c.checks.WithLabelValues(c.name, "accepted").Inc()
 		stale := now.Add(captchaRemember).Unix()
 		c.mu.Lock()
 		c.seen.put(key, seenToken{proof: proof, staleAt: stale}, stale, now.Unix(), captchaMemory/2)
 		c.mu.Unlock()
 		return nil
-	case err == errCaptchaReplayed:
+	case errCaptchaReplayed:
 		c.checks.WithLabelValues(c.name, "replayed").Inc()
-	case err == errCaptchaUnavailable:
+	case errCaptchaUnavailable:
 		c.checks.WithLabelValues(c.name, "unavailable").Inc()
 	default:
 		c.checks.WithLabelValues(c.name, "refused").Inc()
@@ -296,7 +296,7 @@ func (c *captcha) verify(ctx context.Context, token, addr string) error {
 		c.unchecked(err)
 		return errCaptchaUnavailable
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }() // response body: read or abandoned, its Close error carries nothing
 	var ans siteverifyAnswer
 	err = json.NewDecoder(io.LimitReader(res.Body, maxSiteverifyAns)).Decode(&ans)
 	c.latency.Observe(time.Since(start).Seconds())

@@ -147,16 +147,18 @@ func (l *ConnLimiter) admit(c net.Conn) *limitedConn {
 	l.mu.Unlock()
 
 	for _, v := range victims {
-		v.Conn.Close()
+		_ = v.Conn.Close() // shed: the connection is gone either way
 	}
 	if n := len(victims); n > 0 {
 		l.shed.WithLabelValues("idle").Add(float64(n))
 	}
 	if full {
 		l.shed.WithLabelValues("refused").Inc()
-		c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-		c.Write(refusal)
-		c.Close()
+		// Best effort: a client that cannot take the refusal in 100 ms
+		// just sees the connection close.
+		_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		_, _ = c.Write(refusal)
+		_ = c.Close()
 		return nil
 	}
 	return &limitedConn{Conn: c, l: l}

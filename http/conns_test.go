@@ -23,15 +23,17 @@ func limitedServer(t *testing.T, max int, handler http.Handler) (*ConnLimiter, s
 	}
 	l := NewConnLimiter(max, prometheus.NewRegistry(), nil)
 	srv := &http.Server{Handler: handler, ConnState: l.ConnState, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(l.Listener(ln))
-	t.Cleanup(func() { srv.Close() })
+	go func() { _ = srv.Serve(l.Listener(ln)) }() // ErrServerClosed at the cleanup
+	t.Cleanup(func() { _ = srv.Close() })
 	return l, ln.Addr().String()
 }
 
 // get sends one keep-alive GET on c and reads its answer.
 func get(t *testing.T, c net.Conn, r *bufio.Reader, path string) *http.Response {
 	t.Helper()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path); err != nil {
 		t.Fatalf("write: %v", err)
 	}
@@ -39,8 +41,12 @@ func get(t *testing.T, c net.Conn, r *bufio.Reader, path string) *http.Response 
 	if err != nil {
 		t.Fatalf("read: %v", err)
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		t.Fatalf("read body: %v", err)
+	}
+	if err := resp.Body.Close(); err != nil {
+		t.Fatal(err)
+	}
 	return resp
 }
 
@@ -54,7 +60,7 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 }
 
 func TestConnLimiterClosesOldestIdleFirst(t *testing.T) {
-	l, addr := limitedServer(t, 10, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	l, addr := limitedServer(t, 10, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }))
 	// 9 keep-alive connections (90 % of 10), each idle after one request.
 	conns := make([]net.Conn, 9)
 	readers := make([]*bufio.Reader, 9)
@@ -63,7 +69,7 @@ func TestConnLimiterClosesOldestIdleFirst(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
+		defer func() { _ = c.Close() }() // the server may have closed it already
 		conns[i], readers[i] = c, bufio.NewReader(c)
 		if resp := get(t, c, readers[i], "/"); resp.StatusCode != 200 {
 			t.Fatalf("conn %d: %d", i, resp.StatusCode)
@@ -76,11 +82,13 @@ func TestConnLimiterClosesOldestIdleFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }() // the server may have closed it already
 	if resp := get(t, c, bufio.NewReader(c), "/"); resp.StatusCode != 200 {
 		t.Fatalf("10th connection: %d", resp.StatusCode)
 	}
-	conns[0].SetReadDeadline(time.Now().Add(2 * time.Second))
+	if err := conns[0].SetReadDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := readers[0].ReadByte(); err == nil {
 		t.Fatal("the longest idle connection is still open")
 	}
@@ -106,7 +114,7 @@ func TestConnLimiterRefusesWhenFullOfActive(t *testing.T) {
 			case <-r.Context().Done(): // its client went away
 			}
 		}
-		io.WriteString(w, "ok")
+		_, _ = io.WriteString(w, "ok") // a held client may be gone
 	}))
 	defer close(release)
 	var held []net.Conn
@@ -115,8 +123,10 @@ func TestConnLimiterRefusesWhenFullOfActive(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
-		fmt.Fprintf(c, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
+		defer func() { _ = c.Close() }() // the server may have closed it already
+		if _, err := fmt.Fprintf(c, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
 		held = append(held, c)
 	}
 	waitFor(t, "4 open connections", func() bool { return l.Open() == 4 })
@@ -124,8 +134,10 @@ func TestConnLimiterRefusesWhenFullOfActive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	defer func() { _ = c.Close() }() // the server may have closed it already
+	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
 		t.Fatalf("a refused connection reads its answer: %v", err)
@@ -141,7 +153,9 @@ func TestConnLimiterRefusesWhenFullOfActive(t *testing.T) {
 		t.Fatalf("open = %d after a refusal, want 4", got)
 	}
 	// A held connection that ends gives its place back.
-	held[0].Close()
+	if err := held[0].Close(); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "a place given back", func() bool { return l.Open() == 3 })
 }
 

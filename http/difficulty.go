@@ -210,7 +210,7 @@ func (a *activity) len() int {
 	for i := range a.shards {
 		s := &a.shards[i]
 		s.Lock()
-		n += s.generations.len()
+		n += s.len()
 		s.Unlock()
 	}
 	return n

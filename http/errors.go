@@ -123,5 +123,5 @@ func writeRawJSON(w http.ResponseWriter, status int, b []byte) {
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(len(b)+1))
 	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	_, _ = w.Write(append(b, '\n')) // headers are sent: a failed write is a client gone, nothing left to tell it
 }

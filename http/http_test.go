@@ -216,7 +216,9 @@ func TestPowAcceptsWidgetTook(t *testing.T) {
 	c, _ := p.issue("voterA", "p1", now)
 	raw, _ := base64.StdEncoding.DecodeString(payloadFor(t, c, nil))
 	var m map[string]any
-	json.Unmarshal(raw, &m)
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
 	m["took"] = 12.5
 	b, _ := json.Marshal(m)
 	if _, e := p.verify(base64.StdEncoding.EncodeToString(b), "voterA", "p1", now); e != nil {

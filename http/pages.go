@@ -175,7 +175,7 @@ func (s *Server) avatar(w http.ResponseWriter, r *http.Request) {
 	hue := avatarHue(p, x.ID)
 	w.Header().Set("Content-Type", "image/svg+xml")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
-	fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 120" role="img" aria-label="%s">`+
+	_, _ = fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 120" role="img" aria-label="%s">`+
 		`<rect width="120" height="120" rx="60" fill="hsl(%d,65%%,45%%)"/>`+
 		`<text x="60" y="60" dy=".35em" text-anchor="middle" font-family="sans-serif" font-size="46" font-weight="700" fill="#fff">%s</text></svg>`,
 		html.EscapeString(x.Name), hue, html.EscapeString(initials(x.Name)))

@@ -401,6 +401,6 @@ func (s *Server) photo(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Length", strconv.Itoa(len(data)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		w.Write(data)
+		_, _ = w.Write(data) // headers are sent: a failed write is a client gone
 	}
 }

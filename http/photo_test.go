@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -102,7 +104,11 @@ func withOrientation(data []byte, order string, o uint16) []byte {
 	tiff = bo.AppendUint16(tiff, o)
 	tiff = append(tiff, 0, 0, 0, 0, 0, 0)
 	seg := append([]byte("Exif\x00\x00"), tiff...)
-	app1 := binary.BigEndian.AppendUint16([]byte{0xff, 0xe1}, uint16(len(seg)+2))
+	n := len(seg) + 2 // the length counts itself
+	if n < 0 || n > math.MaxUint16 {
+		panic(fmt.Sprintf("APP1 segment of %d bytes: too long for JPEG", len(seg)))
+	}
+	app1 := binary.BigEndian.AppendUint16([]byte{0xff, 0xe1}, uint16(n))
 	out := append([]byte{0xff, 0xd8}, app1...)
 	out = append(out, seg...)
 	return append(out, data[2:]...)

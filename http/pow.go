@@ -9,8 +9,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -53,6 +53,9 @@ func (p pow) issue(voter, paredao string, now time.Time) (Challenge, error) {
 }
 
 func (p pow) issueWith(voter, paredao string, now time.Time, maxNumber int64) (Challenge, error) {
+	if maxNumber < 0 || maxNumber == math.MaxInt64 {
+		return Challenge{}, fmt.Errorf("create challenge: maxNumber %d out of range", maxNumber)
+	}
 	var rnd [20]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return Challenge{}, fmt.Errorf("create challenge: %w", err)
@@ -68,8 +71,8 @@ func (p pow) issueWith(voter, paredao string, now time.Time, maxNumber int64) (C
 	salt = append(salt, "&v="...)
 	salt = append(salt, url.QueryEscape(voter)...)
 	salt = append(salt, '&')
-	number := int64(binary.LittleEndian.Uint64(rnd[12:]) % uint64(maxNumber+1))
-	sum := sha256.Sum256(strconv.AppendInt(salt, number, 10))
+	number := binary.LittleEndian.Uint64(rnd[12:]) % uint64(maxNumber+1)
+	sum := sha256.Sum256(strconv.AppendUint(salt, number, 10))
 	challenge := hex.EncodeToString(sum[:])
 	mac := hmac.New(sha256.New, []byte(p.key))
 	mac.Write([]byte(challenge))
@@ -82,8 +85,6 @@ type solved struct {
 	id      string // the salt's nonce: one per issued challenge
 	expires time.Time
 }
-
-var errPayload = errors.New("payload")
 
 // verify checks a base64 ALTCHA payload for voter and paredao at now.
 func (p pow) verify(payload, voter, paredao string, now time.Time) (solved, *Error) {

@@ -117,7 +117,7 @@ func (s *Server) resultsStream(w http.ResponseWriter, r *http.Request) {
 		if !bytes.Equal(key, last) {
 			last = key
 			b, _ := json.Marshal(st)
-			rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second)) // ErrNotSupported (a writer without deadlines): no deadline then
 			if _, err := fmt.Fprintf(w, "event: standings\ndata: %s\n\n", b); err != nil {
 				return
 			}
@@ -129,7 +129,7 @@ func (s *Server) resultsStream(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-keepAlive.C:
-			rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second)) // as above
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
 				return
 			}

@@ -83,7 +83,7 @@ func (c *Voter) FetchChallenge(ctx context.Context, paredao string) (*Challenge,
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // response body: read or abandoned, its Close error carries nothing
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)
 		return nil, fmt.Errorf("challenge: %d %s", resp.StatusCode, b)
@@ -131,7 +131,7 @@ func (c *Voter) Post(ctx context.Context, paredao, participant, payload string) 
 	if err != nil {
 		return 0, nil, 0, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // response body: read or abandoned, its Close error carries nothing
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
 		return resp.StatusCode, nil, 0, fmt.Errorf("vote reply: %w", err)

@@ -183,7 +183,7 @@ type Result struct {
 
 // Main is `paredao load`: parse, run, print, and fail when the count
 // differs from what was acknowledged.
-func Main(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
+func Main(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) (err error) {
 	cfg, err := ParseConfig(args, env, stderr)
 	if err != nil {
 		return err
@@ -193,7 +193,11 @@ func Main(ctx context.Context, args []string, env func(string) string, stdout, s
 		if err != nil {
 			return fmt.Errorf("load: %w", err)
 		}
-		defer f.Close()
+		defer func() { // after StopCPUProfile (deferred later, run first) wrote the profile
+			if cerr := f.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("load: %w", cerr)
+			}
+		}()
 		if err := pprof.StartCPUProfile(f); err != nil {
 			return fmt.Errorf("load: %w", err)
 		}
@@ -201,10 +205,14 @@ func Main(ctx context.Context, args []string, env func(string) string, stdout, s
 	}
 	results, err := RunPhases(ctx, cfg, stderr)
 	for _, res := range results {
+		var werr error
 		if cfg.JSON {
-			json.NewEncoder(stdout).Encode(res)
+			werr = json.NewEncoder(stdout).Encode(res)
 		} else {
-			Print(stdout, res)
+			werr = Print(stdout, res)
+		}
+		if werr != nil {
+			return fmt.Errorf("load: writing the result: %w", werr)
 		}
 	}
 	if err != nil {
@@ -248,7 +256,7 @@ func RunPhases(ctx context.Context, cfg *Settings, logw io.Writer) ([]*Result, e
 			c.Rate, c.Tireless = 0, true
 		}
 		if logw != nil && ph != "" {
-			fmt.Fprintf(logw, "phase %s: rate %.0f votes/s (0: as fast as possible), tireless %v, %v\n", ph, c.Rate, c.Tireless, c.Duration)
+			_, _ = fmt.Fprintf(logw, "phase %s: rate %.0f votes/s (0: as fast as possible), tireless %v, %v\n", ph, c.Rate, c.Tireless, c.Duration)
 		}
 		res, err := Run(ctx, &c, logw)
 		if err != nil {
@@ -278,13 +286,15 @@ func splitList(s string) []string {
 	return out
 }
 
-func Print(w io.Writer, r *Result) {
+// Print writes r for people, one measure a line.
+func Print(w io.Writer, r *Result) error {
+	var b strings.Builder
 	if r.Phase != "" {
-		fmt.Fprintf(w, "phase         %s\n", r.Phase)
+		fmt.Fprintf(&b, "phase         %s\n", r.Phase)
 	}
-	fmt.Fprintf(w, "duration      %v\n", r.Duration.Round(time.Millisecond))
-	fmt.Fprintf(w, "acknowledged  %d votes (%.0f votes/s)\n", r.AckTotal, r.VotesPerSec)
-	fmt.Fprintf(w, "latency       p50 %v  p90 %v  p99 %v  max %v\n", r.P50.Round(10*time.Microsecond), r.P90.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond))
+	fmt.Fprintf(&b, "duration      %v\n", r.Duration.Round(time.Millisecond))
+	fmt.Fprintf(&b, "acknowledged  %d votes (%.0f votes/s)\n", r.AckTotal, r.VotesPerSec)
+	fmt.Fprintf(&b, "latency       p50 %v  p90 %v  p99 %v  max %v\n", r.P50.Round(10*time.Microsecond), r.P90.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond))
 	codes := make([]int, 0, len(r.Statuses))
 	for c := range r.Statuses {
 		codes = append(codes, c)
@@ -298,38 +308,40 @@ func Print(w io.Writer, r *Result) {
 		}
 		parts = append(parts, fmt.Sprintf("%s: %d", name, r.Statuses[c]))
 	}
-	fmt.Fprintf(w, "attempts      %s\n", strings.Join(parts, ", "))
+	fmt.Fprintf(&b, "attempts      %s\n", strings.Join(parts, ", "))
 	if r.BaselineRPS > 0 {
-		fmt.Fprintf(w, "baseline      bare net/http handler %.0f requests/s; votes/s ÷ baseline = %.2f\n", r.BaselineRPS, r.VotesPerSec/r.BaselineRPS)
+		fmt.Fprintf(&b, "baseline      bare net/http handler %.0f requests/s; votes/s ÷ baseline = %.2f\n", r.BaselineRPS, r.VotesPerSec/r.BaselineRPS)
 	}
 	if r.CPUPerVote > 0 {
-		fmt.Fprintf(w, "server        %v CPU per vote (%.2f CPU s per 1000 votes); RSS %d MiB at start, %d MiB at end\n",
+		fmt.Fprintf(&b, "server        %v CPU per vote (%.2f CPU s per 1000 votes); RSS %d MiB at start, %d MiB at end\n",
 			r.CPUPerVote.Round(100*time.Nanosecond), r.CPUPerVote.Seconds()*1000, r.RSSStartKiB/1024, r.RSSEndKiB/1024)
 	}
 	if r.ClientCPU > 0 {
-		fmt.Fprintf(w, "generator     %v CPU per vote (this process: HTTP client, proof of work, JSON)\n", r.ClientCPU.Round(100*time.Nanosecond))
+		fmt.Fprintf(&b, "generator     %v CPU per vote (this process: HTTP client, proof of work, JSON)\n", r.ClientCPU.Round(100*time.Nanosecond))
 	}
 	if r.RSSMaxKiB > 0 {
 		mid := float64(r.RSSMaxKiB+r.RSSMinKiB) / 2
-		fmt.Fprintf(w, "memory        RSS after the first minute between %d and %d MiB (±%.1f %%)\n", r.RSSMinKiB/1024, r.RSSMaxKiB/1024, 100*float64(r.RSSMaxKiB-r.RSSMinKiB)/2/mid)
+		fmt.Fprintf(&b, "memory        RSS after the first minute between %d and %d MiB (±%.1f %%)\n", r.RSSMinKiB/1024, r.RSSMaxKiB/1024, 100*float64(r.RSSMaxKiB-r.RSSMinKiB)/2/mid)
 	}
 	if r.RecordsPer > 0 {
-		fmt.Fprintf(w, "kafka         %.2f records written per vote (every topic)\n", r.RecordsPer)
+		fmt.Fprintf(&b, "kafka         %.2f records written per vote (every topic)\n", r.RecordsPer)
 	}
 	if r.IdleCPU > 0 {
-		fmt.Fprintf(w, "idle          server CPU while nobody voted: %.1f %% of a core\n", 100*r.IdleCPU)
+		fmt.Fprintf(&b, "idle          server CPU while nobody voted: %.1f %% of a core\n", 100*r.IdleCPU)
 	}
-	fmt.Fprintf(w, "in doubt      %d (gave up without an answer), reconciled %d\n", r.InDoubt, r.Reconciled)
+	fmt.Fprintf(&b, "in doubt      %d (gave up without an answer), reconciled %d\n", r.InDoubt, r.Reconciled)
 	if r.Counted != nil {
 		verdict := "acknowledged == counted"
 		if !r.CountedOK {
 			verdict = "acknowledged != counted"
 		}
-		fmt.Fprintf(w, "per participant acknowledged %v counted %v: %s\n", r.Acknowledged, r.Counted, verdict)
+		fmt.Fprintf(&b, "per participant acknowledged %v counted %v: %s\n", r.Acknowledged, r.Counted, verdict)
 	}
 	for _, e := range r.Errors {
-		fmt.Fprintf(w, "error         %s\n", e)
+		fmt.Fprintf(&b, "error         %s\n", e)
 	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // Run votes for cfg.Duration and, with cfg.Verify, waits until the
@@ -583,7 +595,7 @@ func getDecoded(ctx context.Context, url, token string, transport http.RoundTrip
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // response body: read or abandoned, its Close error carries nothing
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("GET %s: %d %s", url, resp.StatusCode, b)
@@ -662,12 +674,15 @@ func bareBaseline(ctx context.Context, conns int, d time.Duration) (float64, err
 	}
 	body := []byte(`{"ok":true}`)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(body)
+		_, _ = w.Write(body) // the client gone: nothing to do (the baseline counts answers it read)
 	}), ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
 	transport := &http.Transport{MaxIdleConnsPerHost: conns * 2}
 	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
 	url := "http://" + ln.Addr().String() + "/"
@@ -687,14 +702,24 @@ func bareBaseline(ctx context.Context, conns int, d time.Duration) (float64, err
 				if err != nil {
 					continue
 				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				n.Add(1)
+				_, rerr := io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close() // read to the end already; nothing to report
+				if rerr == nil {
+					n.Add(1)
+				}
 			}
 		}()
 	}
 	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds(), nil
+	rps := float64(n.Load()) / time.Since(start).Seconds()
+	transport.CloseIdleConnections()
+	if err := srv.Close(); err != nil {
+		return 0, fmt.Errorf("baseline server: %w", err)
+	}
+	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+		return 0, fmt.Errorf("baseline server: %w", err)
+	}
+	return rps, nil
 }
 
 // kafkaRecords sums the high watermarks of every partition of every topic
@@ -706,7 +731,7 @@ func kafkaRecords(brokers []string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("load: kafka: %w", err)
 	}
-	defer cl.Close()
+	defer func() { _ = cl.Close() }() // a read-only metadata client: nothing to flush
 	topics, err := cl.Topics()
 	if err != nil {
 		return 0, fmt.Errorf("load: kafka topics: %w", err)

@@ -176,8 +176,12 @@ func (s *postgresStore) Apply(ctx context.Context, records []*pipeline.WindowRec
 			votes        = make([]int64, n)
 		)
 		for i, c := range b.counts {
+			shard, err := integer("shard", c.shard)
+			if err != nil {
+				return err
+			}
 			paredoes[i], starts[i], participants[i] = c.paredaoID, time.Unix(c.windowStart, 0).UTC(), c.participantID
-			shards[i], votes[i] = int32(c.shard), c.votes
+			shards[i], votes[i] = shard, c.votes
 		}
 		q.Queue(pgUpsertCounts, paredoes, starts, participants, shards, votes)
 	}
@@ -190,8 +194,12 @@ func (s *postgresStore) Apply(ctx context.Context, records []*pipeline.WindowRec
 			shards       = make([]int32, n)
 		)
 		for i, l := range b.lates {
+			shard, err := integer("shard", l.shard)
+			if err != nil {
+				return err
+			}
 			paredoes[i], ids[i], starts[i] = l.paredaoID, l.lateID, time.Unix(l.windowStart, 0).UTC()
-			participants[i], shards[i] = l.participantID, int32(l.shard)
+			participants[i], shards[i] = l.participantID, shard
 		}
 		q.Queue(pgInsertLates, paredoes, ids, starts, participants, shards)
 	}

@@ -132,7 +132,7 @@ func TestReportLatencyLargeParedao(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer closeOK(t, s)
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestReportLatencyLargeParedao(t *testing.T) {
 	}
 	var rows [][]any
 	want := largeRecords(func(r *pipeline.WindowRecord) {
-		rows = append(rows, []any{r.ParedaoID, r.WindowStart, r.ParticipantID, int32(r.Shard), r.Count})
+		rows = append(rows, []any{r.ParedaoID, r.WindowStart, r.ParticipantID, shard32(r.Shard), r.Count})
 	})
 	n, err := pool.CopyFrom(ctx, pgx.Identifier{"window_counts"},
 		[]string{"paredao_id", "window_start", "participant_id", "shard", "votes"}, pgx.CopyFromRows(rows))

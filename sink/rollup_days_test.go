@@ -364,7 +364,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { s.Close() })
+			t.Cleanup(func() { closeOK(t, s) })
 			return s, func(q string) error { _, err := s.(*sqliteStore).write.Exec(q); return err }
 		}, func(t time.Time) string { return fmt.Sprint(t.Unix()) },
 			`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT;
@@ -374,7 +374,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { s.Close() })
+			t.Cleanup(func() { closeOK(t, s) })
 			return s, func(q string) error { _, err := s.(*postgresStore).pool.Exec(context.Background(), q); return err }
 		}, func(t time.Time) string { return "'" + t.Format(time.RFC3339) + "'::timestamptz" },
 			`CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());

@@ -51,13 +51,11 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 	// The writer connection creates the file and switches it to WAL before
 	// any reader opens it.
 	if err := write.PingContext(ctx); err != nil {
-		write.Close()
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		return nil, fmt.Errorf("open sqlite %s: %w", path, errors.Join(err, write.Close()))
 	}
 	read, err := sql.Open("sqlite", path+"?"+sqlitePragmas+"&_pragma=query_only(1)")
 	if err != nil {
-		write.Close()
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		return nil, fmt.Errorf("open sqlite %s: %w", path, errors.Join(err, write.Close()))
 	}
 	read.SetMaxOpenConns(4)
 	read.SetMaxIdleConns(4)
@@ -96,8 +94,7 @@ func (s *sqliteStore) Migrate(ctx context.Context) error {
 		for rows.Next() {
 			var v int
 			if err := rows.Scan(&v); err != nil {
-				rows.Close()
-				return fmt.Errorf("read schema_migrations: %w", err)
+				return fmt.Errorf("read schema_migrations: %w", errors.Join(err, rows.Close()))
 			}
 			applied[v] = true
 		}
@@ -199,7 +196,7 @@ func (s *sqliteStore) Apply(ctx context.Context, records []*pipeline.WindowRecor
 			if err != nil {
 				return err
 			}
-			defer upsert.Close()
+			defer func() { _ = upsert.Close() }() // the statement dies with the transaction anyway
 			for _, c := range b.counts {
 				if rolled(c.paredaoID, c.windowStart) {
 					continue // already folded into hourly_counts
@@ -214,7 +211,7 @@ func (s *sqliteStore) Apply(ctx context.Context, records []*pipeline.WindowRecor
 			if err != nil {
 				return err
 			}
-			defer insert.Close()
+			defer func() { _ = insert.Close() }() // the statement dies with the transaction anyway
 			for _, l := range b.lates {
 				res, err := insert.ExecContext(ctx, l.paredaoID, l.lateID, l.windowStart, l.participantID, l.shard)
 				if err != nil {
@@ -307,7 +304,7 @@ func (s *sqliteStore) Shards(ctx context.Context, paredaoID string, from, to tim
 	if err != nil {
 		return nil, fmt.Errorf("shards of %s: %w", paredaoID, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // for the early returns; Close is checked below
 	var out []ShardRow
 	for rows.Next() {
 		var r ShardRow
@@ -318,7 +315,7 @@ func (s *sqliteStore) Shards(ctx context.Context, paredaoID string, from, to tim
 		r.Start = time.Unix(start, 0).UTC()
 		out = append(out, r)
 	}
-	if err := rows.Err(); err != nil {
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, fmt.Errorf("shards of %s: %w", paredaoID, err)
 	}
 	return out, nil
@@ -387,7 +384,7 @@ func countRows(ctx context.Context, db sqliteQueryer, what, query string, pareda
 	if err != nil {
 		return nil, fmt.Errorf("%s of %s: %w", what, paredaoID, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // for the early returns; Close is checked below
 	var out []CountRow
 	for rows.Next() {
 		var r CountRow
@@ -398,7 +395,7 @@ func countRows(ctx context.Context, db sqliteQueryer, what, query string, pareda
 		r.Start = time.Unix(start, 0).UTC()
 		out = append(out, r)
 	}
-	if err := rows.Err(); err != nil {
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, fmt.Errorf("%s of %s: %w", what, paredaoID, err)
 	}
 	return out, nil
@@ -428,7 +425,7 @@ WHERE paredao_id = ?1 AND window_start >= ` + sqliteWatermark + ` AND window_sta
 
 func (s *sqliteStore) RollUp(ctx context.Context, olderThan time.Time) (int64, error) {
 	cutoff := olderThan.Truncate(time.Hour).Unix()
-	ids, err := s.rollUpCandidates(ctx, "rolled_until", cutoff)
+	ids, err := s.rollUpCandidates(ctx, sqliteHourRollUpCandidates, cutoff)
 	if err != nil {
 		return 0, fmt.Errorf("roll up: %w", err)
 	}
@@ -445,7 +442,7 @@ func (s *sqliteStore) RollUp(ctx context.Context, olderThan time.Time) (int64, e
 
 func (s *sqliteStore) RollUpDays(ctx context.Context, olderThan time.Time) (int64, error) {
 	cutoff := dayCutoff(olderThan).Unix()
-	ids, err := s.rollUpCandidates(ctx, "days_rolled_until", cutoff)
+	ids, err := s.rollUpCandidates(ctx, sqliteDayRollUpCandidates, cutoff)
 	if err != nil {
 		return 0, fmt.Errorf("roll up days: %w", err)
 	}
@@ -460,10 +457,16 @@ func (s *sqliteStore) RollUpDays(ctx context.Context, olderThan time.Time) (int6
 	return total, nil
 }
 
-// rollUpCandidates lists the paredões whose watermark column is behind
-// cutoff.
-func (s *sqliteStore) rollUpCandidates(ctx context.Context, column string, cutoff int64) ([]string, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT paredao_id FROM paredoes WHERE `+column+` IS NULL OR `+column+` < ? ORDER BY paredao_id`, cutoff)
+// The paredões whose roll-up watermark (hours, days) is behind a cutoff.
+const (
+	sqliteHourRollUpCandidates = `SELECT paredao_id FROM paredoes WHERE rolled_until IS NULL OR rolled_until < ? ORDER BY paredao_id`
+	sqliteDayRollUpCandidates  = `SELECT paredao_id FROM paredoes WHERE days_rolled_until IS NULL OR days_rolled_until < ? ORDER BY paredao_id`
+)
+
+// rollUpCandidates lists the paredões of query (sqliteHourRollUpCandidates,
+// sqliteDayRollUpCandidates) whose watermark is behind cutoff.
+func (s *sqliteStore) rollUpCandidates(ctx context.Context, query string, cutoff int64) ([]string, error) {
+	rows, err := s.read.QueryContext(ctx, query, cutoff)
 	if err != nil {
 		return nil, err
 	}
@@ -471,8 +474,7 @@ func (s *sqliteStore) rollUpCandidates(ctx context.Context, column string, cutof
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
+			return nil, errors.Join(err, rows.Close())
 		}
 		ids = append(ids, id)
 	}

@@ -49,7 +49,7 @@ func openPostgresStore(t testing.TB) Store {
 	if err != nil {
 		t.Fatalf("open postgres: %v", err)
 	}
-	t.Cleanup(func() { s.Close() }) // runs before the database is dropped
+	t.Cleanup(func() { closeOK(t, s) }) // runs before the database is dropped
 	if err := s.Migrate(context.Background()); err != nil {
 		t.Fatalf("migrate postgres: %v", err)
 	}
@@ -80,7 +80,11 @@ func newPostgresDatabase(t testing.TB) string {
 		}
 		t.Skipf("PostgreSQL unreachable, skipping (set PAREDAO_TEST_DATABASE_URL, or run a server at 127.0.0.1:5432): %v", err)
 	}
-	defer conn.Close(ctx)
+	defer func() {
+		if err := conn.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
 
 	var b [6]byte
 	rand.Read(b[:])
@@ -97,7 +101,11 @@ func newPostgresDatabase(t testing.TB) string {
 			t.Errorf("drop database %s: %v", name, err)
 			return
 		}
-		defer conn.Close(ctx)
+		defer func() {
+			if err := conn.Close(ctx); err != nil {
+				t.Errorf("drop database %s: %v", name, err)
+			}
+		}()
 		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
 			t.Errorf("drop database %s: %v", name, err)
 		}
@@ -118,7 +126,7 @@ func TestOpenRejectsUnknownURL(t *testing.T) {
 			s, err := Open(context.Background(), u)
 			if !errors.Is(err, ErrUnsupportedURL) {
 				if s != nil {
-					s.Close()
+					closeOK(t, s)
 				}
 				t.Fatalf("Open(%q) = %v, want ErrUnsupportedURL", u, err)
 			}
@@ -174,7 +182,7 @@ func TestPostgresConcurrentMigrate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer s.Close()
+		defer closeOK(t, s)
 		wg.Go(func() { errs[i] = s.Migrate(ctx) })
 	}
 	wg.Wait()
@@ -185,7 +193,7 @@ func TestPostgresConcurrentMigrate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer closeOK(t, s)
 	var rows int
 	if err := s.(*postgresStore).pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&rows); err != nil {
 		t.Fatal(err)

@@ -256,7 +256,9 @@ func (b *Broker) compactionRoom() (need, free int64, ok bool) {
 		for _, p := range b.PartitionInfos(t) {
 			var size int64
 			dir := filepath.Join(b.cfg.DataDir, "partitions", fmt.Sprintf("%s-%d", url.PathEscape(t), p.Partition))
-			filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+			// A file that vanishes meanwhile (compaction replaces segments)
+			// is not counted, so the walk itself never fails.
+			_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 				if err == nil && !d.IsDir() {
 					if info, err := d.Info(); err == nil {
 						size += info.Size()

@@ -20,8 +20,11 @@ func freePort(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }
 
 // startTestBroker starts the embedded broker on dir with a fast
@@ -60,7 +63,7 @@ func startOffset(t *testing.T, addr, topic string) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }() // a read-only client
 	off, err := c.GetOffset(topic, 0, sarama.OffsetOldest)
 	if err != nil {
 		t.Fatal(err)
@@ -135,8 +138,8 @@ func TestBrokerRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close()
-	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: "stream"})
+	defer func() { _ = admin.Close() }() // a read-only admin client
+	entries, err := describeTopicConfig(admin, "stream")
 	if err != nil {
 		t.Fatal(err)
 	}

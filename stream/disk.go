@@ -3,6 +3,7 @@ package stream
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"syscall"
 )
@@ -40,9 +41,18 @@ func DiskOf(dir string) (Disk, error) {
 	}
 	bs := int64(st.Bsize)
 	return Disk{
-		FreeBytes: int64(st.Bavail) * bs, TotalBytes: int64(st.Blocks) * bs,
-		FreeFiles: int64(st.Ffree), TotalFiles: int64(st.Files),
+		FreeBytes: clampInt64(st.Bavail) * bs, TotalBytes: clampInt64(st.Blocks) * bs,
+		FreeFiles: clampInt64(st.Ffree), TotalFiles: clampInt64(st.Files),
 	}, nil
+}
+
+// clampInt64 is n, or math.MaxInt64 for a count above it (no file system
+// has one, but the type allows it).
+func clampInt64(n uint64) int64 {
+	if n > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(n)
 }
 
 // Full tells, with ErrDiskFull and the figures, whether the disk has less

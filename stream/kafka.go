@@ -236,7 +236,7 @@ func (k *Kafka) tryEnsureTopics(topics Topics) error {
 	if err != nil {
 		return fmt.Errorf("topic manager: %w", err)
 	}
-	defer tm.Close()
+	defer func() { _ = tm.Close() }() // every creation was answered already; Close only drops the connections
 	for _, s := range topics.Streams {
 		config := map[string]string{"cleanup.policy": "delete", "retention.ms": retentionMs(k.cfg.Retention[s])}
 		if err := tm.EnsureTopicExists(string(s), k.cfg.Partitions, k.cfg.Replication, config); err != nil {
@@ -254,6 +254,26 @@ func (k *Kafka) tryEnsureTopics(topics Topics) error {
 	return nil
 }
 
+// describeTopicConfig is the configuration of topic (only the names given,
+// all of it without), an error when the broker answered one for the topic.
+func describeTopicConfig(admin sarama.ClusterAdmin, topic string, names ...string) ([]sarama.ConfigEntry, error) {
+	results, err := admin.DescribeConfigs([]*sarama.ConfigResource{{Type: sarama.TopicResource, Name: topic, ConfigNames: names}}, sarama.DescribeConfigsOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var entries []sarama.ConfigEntry
+	for _, r := range results {
+		if r.Name != topic {
+			continue
+		}
+		if r.ErrorCode != sarama.ErrNoError {
+			return nil, &sarama.DescribeConfigError{Err: r.ErrorCode, ErrMsg: r.ErrorMsg}
+		}
+		entries = append(entries, r.Configs...)
+	}
+	return entries, nil
+}
+
 // checkRetention compares each stream's retention.ms with Config.Retention:
 // aligns it (AlignRetention) or logs the difference.
 func (k *Kafka) checkRetention(topics Topics) error {
@@ -261,10 +281,10 @@ func (k *Kafka) checkRetention(topics Topics) error {
 	if err != nil {
 		return fmt.Errorf("cluster admin: %w", err)
 	}
-	defer admin.Close()
+	defer func() { _ = admin.Close() }() // every request was answered already; Close only drops the connections
 	for _, s := range topics.Streams {
 		want := retentionMs(k.cfg.Retention[s])
-		entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: string(s), ConfigNames: []string{"retention.ms"}})
+		entries, err := describeTopicConfig(admin, string(s), "retention.ms")
 		if err != nil {
 			return fmt.Errorf("stream %s: describe config: %w", s, err)
 		}

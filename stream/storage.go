@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -32,8 +33,7 @@ func WriteBackBuilder(dir string, opts *opt.Options, max int) storage.Builder {
 		}
 		inner, err := storage.New(db)
 		if err != nil {
-			db.Close()
-			return nil, err
+			return nil, errors.Join(err, db.Close())
 		}
 		return &writeBack{Storage: inner, db: db, max: max, pending: map[string]pendingWrite{}}, nil
 	}

@@ -20,9 +20,9 @@ func TestWriteBackStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	wb := st.(*writeBack)
-	st.Set("a", []byte("1"))
-	st.Set("b", []byte("2"))
-	st.SetOffset(41)
+	must(t, st.Set("a", []byte("1")))
+	must(t, st.Set("b", []byte("2")))
+	must(t, st.SetOffset(41))
 	if v, _ := st.Get("a"); string(v) != "1" || len(wb.pending) != 2 {
 		t.Fatalf("pending read %q, %d pending", v, len(wb.pending))
 	}
@@ -32,15 +32,15 @@ func TestWriteBackStore(t *testing.T) {
 	if off, _ := st.GetOffset(-2); off != 41 {
 		t.Fatalf("offset %d, want the pending 41", off)
 	}
-	st.Delete("a")
+	must(t, st.Delete("a"))
 	if v, _ := st.Get("a"); v != nil {
 		t.Fatalf("deleted key reads %q", v)
 	}
-	st.Set("c", []byte("3")) // the third pending key: one batch
+	must(t, st.Set("c", []byte("3"))) // the third pending key: one batch
 	if len(wb.pending) != 0 {
 		t.Fatalf("%d pending after reaching the bound", len(wb.pending))
 	}
-	st.Set("d", []byte("4"))
+	must(t, st.Set("d", []byte("4")))
 	it, err := st.Iterator()
 	if err != nil {
 		t.Fatal(err)
@@ -53,8 +53,8 @@ func TestWriteBackStore(t *testing.T) {
 	if want := []string{"b", "c", "d"}; len(keys) != len(want) || keys[0] != "b" || keys[1] != "c" || keys[2] != "d" {
 		t.Fatalf("iterated %v, want %v", keys, want)
 	}
-	st.Set("e", []byte("5"))
-	st.SetOffset(99)
+	must(t, st.Set("e", []byte("5")))
+	must(t, st.SetOffset(99))
 	if err := st.MarkRecovered(); err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,11 @@ func TestWriteBackStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer again.Close()
+	defer func() {
+		if err := again.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	for k, want := range map[string]string{"a": "", "b": "2", "e": "5"} {
 		if v, _ := again.Get(k); string(v) != want {
 			t.Fatalf("reopened: %s = %q, want %q", k, v, want)
@@ -73,5 +77,13 @@ func TestWriteBackStore(t *testing.T) {
 	}
 	if off, _ := again.GetOffset(-2); off != 99 {
 		t.Fatalf("reopened offset %d, want 99", off)
+	}
+}
+
+// must fails the test on a storage write's error.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

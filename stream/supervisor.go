@@ -70,7 +70,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			}
 			if s.Dir != "" {
 				stamp := []byte(time.Now().UTC().Format(time.RFC3339) + "\n")
-				if werr := os.WriteFile(filepath.Join(s.Dir, CleanMarker), stamp, 0o640); werr != nil {
+				if werr := os.WriteFile(filepath.Join(s.Dir, CleanMarker), stamp, 0o600); werr != nil {
 					return fmt.Errorf("write clean marker: %w", werr)
 				}
 			}
