@@ -126,6 +126,8 @@
     try { sessionStorage.removeItem(TOKEN); } catch { /* nothing kept */ }
     clearTimeout(pollTimer);
     clearTimeout(listTimer);
+    clearTimeout(auditTimer);
+    auditGen++;
     $("dash").hidden = true;
     $("signout").hidden = true;
     $("signin").hidden = false;
@@ -147,6 +149,7 @@
     renderList();
     resetPeople();
     poll();
+    loadAudit();
     listTimer = setTimeout(refreshList, LIST_MS);
   }
 
@@ -195,6 +198,7 @@
     }
     renderStatus();
     renderPhotos();
+    renderAuditButtons();
   }
 
   // ---- photos ------------------------------------------------------------------
@@ -289,6 +293,7 @@
     destroyCharts();
     renderList();
     poll();
+    loadAudit();
   });
 
   // ---- the live report ---------------------------------------------------------
@@ -504,6 +509,195 @@
     $("dash-message").textContent = t("prod.csv.done", { file });
   });
 
+  // ---- audit ------------------------------------------------------------------------
+  // The last recount of the chosen paredão: equal to the report or where it
+  // differs, its certificate (roots and counts, downloadable), and a button
+  // that starts one, followed every second while it runs.
+
+  const AUDIT_MS = 1000;
+  let audit = null; // { paredaoId, run } of the chosen paredão, run null before any recount
+  let auditTimer = 0;
+  let auditGen = 0;
+  let auditStarting = false;
+
+  const auditPath = (id, what) => `/api/v1/production/paredoes/${encodeURIComponent(id)}/${what}`;
+
+  // loadAudit asks for the chosen paredão's last recount, and again every
+  // second while it runs; a newer call (another paredão) wins.
+  async function loadAudit() {
+    clearTimeout(auditTimer);
+    const gen = ++auditGen;
+    const id = selected;
+    if (!token || !id) return;
+    if (!audit || audit.paredaoId !== id) {
+      audit = null;
+      $("audit-error").textContent = "";
+      $("audit-message").textContent = "";
+      renderAudit();
+    }
+    try {
+      const res = await P.api(auditPath(id, "recount"), { token });
+      if (gen !== auditGen) return;
+      audit = { paredaoId: id, run: res.run || null };
+      if ($("audit-error").dataset.kind === "network") $("audit-error").textContent = "";
+      renderAudit();
+      if (audit.run && audit.run.status === "running") auditTimer = setTimeout(loadAudit, AUDIT_MS);
+    } catch (e) {
+      if (gen !== auditGen || unauthorized(e)) return;
+      showAuditError(e);
+      auditTimer = setTimeout(loadAudit, e.status ? 10000 : 3000);
+    }
+  }
+
+  function showAuditError(e) {
+    const code = e.code || "network";
+    const key = "prod.audit.err." + code;
+    const box = $("audit-error");
+    box.dataset.kind = code;
+    box.textContent = t(key) === key ? t("prod.audit.err.generic", { message: e.message || code, code }) : t(key);
+  }
+
+  const auditRun = () => (audit && audit.paredaoId === selected ? audit.run : null);
+
+  function renderAuditButtons() {
+    const p = current();
+    const run = auditRun();
+    const running = auditStarting || (run && run.status === "running");
+    let why = "";
+    if (p && p.status !== "closed") why = t(p.status === "scheduled" ? "prod.audit.why.scheduled" : "prod.audit.why.open");
+    else if (running) why = t("prod.audit.why.running");
+    const b = $("recount");
+    b.disabled = !p || !token || !!why;
+    b.setAttribute("aria-busy", String(!!running));
+    b.textContent = t(running ? "prod.audit.recounting" : "prod.audit.recount");
+    $("audit-reason").textContent = why;
+    $("certificate").disabled = !(run && run.certificate);
+  }
+
+  function duration(n) {
+    n = Math.max(0, Math.round(n || 0));
+    return n < 60 ? t("prod.audit.seconds", { n: fmt.num(n) }) : t("prod.audit.minutes", { m: fmt.num(Math.floor(n / 60)), s: fmt.num(n % 60) });
+  }
+
+  const bucketLabel = (b) => (b === "total" ? t("prod.audit.bucket.total") : Number.isNaN(Date.parse(b)) ? b : fmt.short(b));
+
+  function renderAudit() {
+    renderAuditButtons();
+    const run = auditRun();
+    const state = $("audit-state");
+    const progressBox = $("audit-progress-box");
+    const diffsBox = $("audit-diffs-box");
+    const cert = $("audit-cert");
+    state.className = "audit-state";
+    if (!run) {
+      state.textContent = audit && audit.paredaoId === selected ? t("prod.audit.none") : "";
+      progressBox.hidden = diffsBox.hidden = cert.hidden = true;
+      return;
+    }
+    progressBox.hidden = run.status !== "running";
+    if (run.status === "running") {
+      const bar = $("audit-progress");
+      const total = Number(run.total) || 0;
+      const read = Number(run.read) || 0;
+      if (total > 0) {
+        bar.max = total;
+        bar.value = Math.min(read, total);
+      } else {
+        bar.removeAttribute("value"); // indeterminate
+      }
+      const rate = fmt.num(Math.round(Number(run.rate) || 0));
+      $("audit-progress-text").textContent = total > 0
+        ? t("prod.audit.progress", { read: fmt.num(read), total: fmt.num(total), rate, left: duration(run.secondsLeft) })
+        : t("prod.audit.progressNoTotal", { read: fmt.num(read), rate });
+      state.textContent = t("prod.audit.running", { time: fmt.time(run.startedAt) });
+      state.classList.add("is-running");
+    } else if (run.status === "failed") {
+      state.textContent = t("prod.audit.failed", { when: fmt.short(run.startedAt), error: run.error || "?" });
+      state.classList.add("is-bad");
+    } else {
+      const when = fmt.short(run.finishedAt || run.startedAt);
+      const diffs = run.differences || [];
+      if (run.equal === true || (run.equal == null && !diffs.length)) {
+        state.textContent = t("prod.audit.equal", { when });
+        state.classList.add("is-equal");
+      } else {
+        state.textContent = t("prod.audit.different", { when, n: fmt.num(diffs.length) });
+        state.classList.add("is-bad");
+      }
+    }
+    const diffs = run.status === "done" ? run.differences || [] : [];
+    diffsBox.hidden = !diffs.length;
+    const people = (current() || {}).participants || [];
+    $("audit-diffs").tBodies[0].replaceChildren(...diffs.map((d) => {
+      const who = people.find((x) => x.id === d.participant);
+      return el("tr", { "data-participant": d.participant, "data-bucket": d.bucket },
+        el("th", { scope: "row", text: who ? who.name : d.participant }),
+        el("td", { text: bucketLabel(d.bucket) }),
+        el("td", { class: "num", text: fmt.num(d.recount) }),
+        el("td", { class: "num", text: fmt.num(d.report) }));
+    }));
+    const c = run.certificate;
+    cert.hidden = !c;
+    if (c) {
+      $("audit-cert-made-v").textContent = c.madeAt ? fmt.short(c.madeAt) : "—";
+      $("audit-cert-counted-v").textContent = fmt.num(c.counted ?? 0);
+      $("audit-cert-refused-v").textContent = fmt.num(c.refused ?? 0);
+      $("audit-cert-countedRoot-v").textContent = c.countedRoot || "";
+      $("audit-cert-refusedRoot-v").textContent = c.refusedRoot || "";
+    }
+  }
+
+  $("recount").addEventListener("click", async () => {
+    const id = selected;
+    if (!token || !id || $("recount").disabled) return;
+    auditStarting = true;
+    $("audit-error").textContent = "";
+    renderAuditButtons();
+    try {
+      const res = await P.api(auditPath(id, "recount"), { method: "POST", token });
+      if (id === selected) audit = { paredaoId: id, run: res.run || null };
+    } catch (e) {
+      if (unauthorized(e)) return;
+      const justClosed = e.code === "paredao_open" && (current() || {}).status === "closed";
+      if (id === selected) showAuditError(justClosed ? { code: "justClosed" } : e);
+      if (e.code === "paredao_open") refreshList();
+    } finally {
+      auditStarting = false;
+    }
+    if (id !== selected) return;
+    renderAudit();
+    loadAudit();
+  });
+
+  $("certificate").addEventListener("click", async () => {
+    const id = selected;
+    if (!token || !id) return;
+    const file = `paredao-${id}-certificate.json`;
+    $("audit-error").textContent = "";
+    $("audit-message").textContent = "";
+    let res;
+    try {
+      res = await fetch(auditPath(id, "certificate"), { headers: { Accept: "application/json", Authorization: "Bearer " + token } });
+    } catch {
+      showAuditError({ code: "network" });
+      return;
+    }
+    if (res.status === 401) return unauthorized({ status: 401 });
+    if (!res.ok) {
+      const data = await res.json().catch(() => null);
+      const e = (data && data.error) || {};
+      showAuditError({ code: e.code || "http_" + res.status, message: e.message || res.statusText });
+      return;
+    }
+    const url = URL.createObjectURL(new Blob([await res.blob()], { type: "application/json" }));
+    const a = el("a", { href: url, download: file, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 30000);
+    $("audit-message").textContent = t("prod.audit.saved", { file });
+  });
+
   // ---- closing -----------------------------------------------------------------------
 
   function askClose(p) {
@@ -631,6 +825,7 @@
     renderList();
     numberPeople();
     setLive(!$("live").classList.contains("is-off"));
+    renderAudit();
     if (report) {
       destroyCharts();
       renderReport();

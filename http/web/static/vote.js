@@ -36,6 +36,7 @@
     }
     $("load-error").textContent = "";
     $("loading").hidden = true;
+    fillCheckParedoes(list);
     const open = list.find((p) => p.status === "open");
     if (open) {
       showVote(open);
@@ -272,6 +273,7 @@
 
   function showReceipt(r) {
     receipt = r;
+    rememberReceipt(r);
     renderReceipt();
     form.hidden = true;
     $("receipt").hidden = false;
@@ -426,12 +428,241 @@
         el("p", { class: "out-name", text: leaders[0].name })));
   }
 
+  // ---- checking a receipt ------------------------------------------------------
+  // A viewer enters a receipt's voteId (the last receipt's, or the one in a
+  // /?receipt=<voteId>&paredao=<id> link) and sees whether the independent
+  // recount counted it, and why not, and the Merkle proof of the answer
+  // checked here against the recount's certificate (RFC 9162 §2.1.3.2).
+
+  const LAST = "paredao.lastReceipt";
+  const query = new URLSearchParams(location.search);
+  let checkList = []; // paredões that can have votes
+  let checked = null; // { answer } or { error } last shown, redrawn on a language change
+  let checkGen = 0;
+
+  function rememberReceipt(r) {
+    if (!r || !r.voteId) return;
+    const pid = r.paredaoId || (paredao && paredao.id);
+    try { localStorage.setItem(LAST, JSON.stringify({ voteId: r.voteId, paredaoId: pid })); } catch { /* this page only */ }
+    $("check-id").value = r.voteId;
+    if (pid) pickCheckParedao(pid);
+  }
+
+  function lastReceipt() {
+    try {
+      const v = JSON.parse(localStorage.getItem(LAST) || "null");
+      return v && typeof v.voteId === "string" ? v : null;
+    } catch { return null; }
+  }
+
+  // fillCheckParedoes lists the open and closed paredões, the latest first,
+  // keeping the choice made; the first time it picks the link's paredão,
+  // else the last receipt's, else the open one, else the last closed.
+  let checkFilled = false;
+  function fillCheckParedoes(list) {
+    const select = $("check-paredao");
+    const keep = select.value;
+    checkList = list.filter((p) => p.status !== "scheduled").sort((a, b) => new Date(b.closesAt) - new Date(a.closesAt));
+    const options = checkList.map((p) => el("option", { value: p.id, text: p.title }));
+    const wanted = query.get("paredao");
+    if (wanted && !checkList.some((p) => p.id === wanted)) options.push(el("option", { value: wanted, text: wanted }));
+    select.replaceChildren(...options);
+    if (checkFilled && keep) {
+      pickCheckParedao(keep);
+      return;
+    }
+    checkFilled = true;
+    const last = lastReceipt();
+    const open = checkList.find((p) => p.status === "open");
+    pickCheckParedao(wanted || (last && last.paredaoId) || (open && open.id) || (checkList[0] && checkList[0].id) || "");
+  }
+
+  function pickCheckParedao(id) {
+    const select = $("check-paredao");
+    if (id && ![...select.options].some((o) => o.value === id)) select.append(el("option", { value: id, text: id }));
+    select.value = id;
+  }
+
+  $("check-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    checkReceipt(true);
+  });
+
+  async function checkReceipt(focus) {
+    const voteId = $("check-id").value.trim();
+    const pid = $("check-paredao").value;
+    $("check-error").textContent = "";
+    if (!pid) {
+      $("check-error").textContent = t("check.noParedao");
+      $("check-paredao").focus();
+      return;
+    }
+    if (!voteId) {
+      $("check-error").textContent = t("check.empty");
+      $("check-id").focus();
+      return;
+    }
+    const gen = ++checkGen;
+    $("check-result").hidden = true;
+    $("check-status").textContent = t("check.checking");
+    $("check-button").setAttribute("aria-busy", "true");
+    let answer, proofOK = null;
+    try {
+      answer = await P.api(`/api/v1/paredoes/${encodeURIComponent(pid)}/receipts/${encodeURIComponent(voteId)}`);
+      proofOK = await verifyReceipt(answer, voteId);
+    } catch (e) {
+      if (gen !== checkGen) return;
+      $("check-status").textContent = "";
+      $("check-button").removeAttribute("aria-busy");
+      checked = { error: e.code || "network" };
+      renderCheck();
+      return;
+    }
+    if (gen !== checkGen) return;
+    $("check-status").textContent = "";
+    $("check-button").removeAttribute("aria-busy");
+    checked = { answer, proofOK, paredaoId: pid };
+    renderCheck();
+    if (focus) $("check-result").focus();
+  }
+
+  function renderCheck() {
+    if (!checked) return;
+    if (checked.error) {
+      const code = checked.error;
+      const key = "check.err." + code;
+      $("check-result").hidden = true;
+      $("check-error").textContent = t(key) === key ? t("check.err.generic", { code }) : t(key);
+      return;
+    }
+    $("check-error").textContent = "";
+    const a = checked.answer;
+    const c = a.certificate || {};
+    const box = $("check-result");
+    box.hidden = false;
+    box.classList.toggle("is-counted", a.counted === true);
+    box.classList.toggle("is-refused", a.counted !== true);
+    $("check-verdict").textContent = a.counted ? t("check.counted") : t("check.notCounted");
+    if (a.counted) {
+      $("check-why").textContent = Number.isFinite(c.counted) ? t("check.countedLead", { n: fmt.num(c.counted) }) : "";
+    } else {
+      const key = "check.why." + a.reason;
+      const why = t(key) === key ? t("check.why.other", { reason: a.reason || "?" }) : t(key);
+      $("check-why").textContent = t("check.reason", { why });
+    }
+    $("check-made").textContent = c.madeAt ? t("check.madeAt", { when: fmt.when(c.madeAt) }) : "";
+    const proof = $("check-proof");
+    proof.classList.toggle("is-ok", checked.proofOK === true);
+    proof.classList.toggle("is-bad", checked.proofOK === false);
+    proof.textContent = checked.proofOK === null ? t("check.proof.unsupported") : checked.proofOK ? t("check.proof.ok") : t("check.proof.bad");
+    const pr = a.proof || {};
+    $("check-detail").textContent = pr.tree ? t("check.proof.detail", {
+      index: fmt.num((pr.leafIndex ?? 0) + 1), size: fmt.num(pr.treeSize ?? 0),
+      tree: t(pr.tree === "counted" ? "check.tree.counted" : "check.tree.refused"), root: pr.root || "",
+    }) : "";
+    const link = new URL("/", location.href);
+    link.searchParams.set("receipt", a.voteId || $("check-id").value.trim());
+    link.searchParams.set("paredao", checked.paredaoId);
+    $("check-link").href = link.pathname + link.search;
+  }
+
+  // verifyReceipt tells whether the answer's proof holds: the leaf is this
+  // vote's (its voteId, or "voteId reason" for a refused one) in the tree the
+  // answer says, the proof's root is the certificate's root of that tree,
+  // and the inclusion proof leads from the leaf to that root. null: this
+  // browser has no Web Crypto (not a secure context).
+  async function verifyReceipt(a, voteId) {
+    if (!(window.crypto && crypto.subtle)) return null;
+    const pr = a.proof, c = a.certificate;
+    if (!pr || !c || typeof pr.leaf !== "string" || typeof pr.root !== "string") return false;
+    const path = pr.path == null ? [] : pr.path; // a tree of one leaf has no path (Go's nil slice: null)
+    if (!Array.isArray(path)) return false;
+    const id = a.voteId || voteId;
+    if (a.counted === true) {
+      if (pr.tree !== "counted" || pr.leaf !== id || !sameHex(pr.root, c.countedRoot)) return false;
+    } else {
+      if (pr.tree !== "refused" || !pr.leaf.startsWith(id + " ") || !sameHex(pr.root, c.refusedRoot)) return false;
+      if (a.reason && pr.leaf !== id + " " + a.reason) return false;
+    }
+    try {
+      return await verifyInclusion(pr.leaf, pr.leafIndex, pr.treeSize, path, pr.root);
+    } catch {
+      return false;
+    }
+  }
+
+  const sameHex = (x, y) => typeof x === "string" && typeof y === "string" && /^[0-9a-f]{64}$/i.test(x) && x.toLowerCase() === y.toLowerCase();
+
+  function unhex(s) {
+    if (typeof s !== "string" || !/^[0-9a-f]{64}$/i.test(s)) throw new Error("not a SHA-256 hash: " + s);
+    const b = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) b[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+    return b;
+  }
+  const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  const sha256 = async (b) => new Uint8Array(await crypto.subtle.digest("SHA-256", b));
+
+  // RFC 6962 hashes: a leaf is SHA-256(0x00 ‖ data), an inner node
+  // SHA-256(0x01 ‖ left ‖ right).
+  function leafHash(leaf) {
+    const data = new TextEncoder().encode(leaf);
+    const b = new Uint8Array(data.length + 1);
+    b.set(data, 1);
+    return sha256(b);
+  }
+  function nodeHash(left, right) {
+    const b = new Uint8Array(65);
+    b[0] = 1;
+    b.set(left, 1);
+    b.set(right, 33);
+    return sha256(b);
+  }
+
+  // verifyInclusion is RFC 9162 §2.1.3.2: the proof of leaf index of a tree
+  // of size leaves leads to root.
+  async function verifyInclusion(leaf, index, size, path, root) {
+    if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) return false;
+    let fn = index, sn = size - 1;
+    let r = await leafHash(leaf);
+    const half = (n) => Math.floor(n / 2); // no 32-bit shifts: sizes may pass 2^31
+    for (const h of path) {
+      const p = unhex(h);
+      if (sn === 0) return false;
+      if (fn % 2 === 1 || fn === sn) {
+        r = await nodeHash(p, r);
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = half(fn);
+          sn = half(sn);
+        }
+      } else {
+        r = await nodeHash(r, p);
+      }
+      fn = half(fn);
+      sn = half(sn);
+    }
+    return sn === 0 && hex(r) === root.toLowerCase();
+  }
+
+  // Prefill from the link, else from the last receipt; a link checks at once.
+  (() => {
+    const last = lastReceipt();
+    const fromLink = query.get("receipt");
+    $("check-id").value = fromLink || (last ? last.voteId : "");
+    if (query.get("paredao")) pickCheckParedao(query.get("paredao"));
+    else if (last && last.paredaoId) pickCheckParedao(last.paredaoId);
+    if (fromLink && query.get("paredao")) {
+      checkReceipt(false);
+      $("check").scrollIntoView({ block: "start" });
+    }
+  })();
+
   // ---- language --------------------------------------------------------------
 
   P.onLang(() => {
     renderCloses();
     onPick();
     renderReceipt();
+    renderCheck();
     if (standings && paredao && !$("panorama").hidden) showStandings(standings);
     if (widget && typeof widget.configure === "function") widget.configure({ strings: widgetStrings() });
     if (!$("idle").hidden) load();
