@@ -2,6 +2,12 @@
 GO      ?= go
 BIN     := bin/paredao
 GOFLAGS ?=
+# go.mod's toolchain line (go1.26.10: the standard library's fixes that
+# govulncheck asks for) is fetched from the Go module proxy when the local Go
+# is older; Debian-style installs set GOTOOLCHAIN=local in go.env, which this
+# overrides for make.
+GOTOOLCHAIN ?= auto
+export GOTOOLCHAIN
 
 .PHONY: build run test chaos soak bench load cluster fuzz vet rules lint clean proto
 

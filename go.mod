@@ -2,6 +2,8 @@ module github.com/paredao/paredao
 
 go 1.26.0
 
+toolchain go1.26.10
+
 require (
 	github.com/IBM/sarama v1.61.1
 	github.com/altcha-org/altcha-lib-go v1.0.0

@@ -14,7 +14,8 @@ import (
 )
 
 // A recount's two Merkle trees. The counted tree's leaves are the counted
-// votes' ids; the refused tree's, the refused votes' "id reason"; both in
+// votes' ids; the refused tree's, the refused votes' "id reason" ("id
+// replay original" for a replay of vote original's proof of work); both in
 // log order: partition by partition (ascending), offset by offset.
 const (
 	TreeCounted = 0
@@ -199,7 +200,7 @@ func (p pairs) Swap(i, j int) {
 }
 
 func voteIDOf(tree int, leaf string) string {
-	if i := strings.LastIndexByte(leaf, ' '); tree == TreeRefused && i >= 0 {
+	if i := strings.IndexByte(leaf, ' '); tree == TreeRefused && i >= 0 {
 		return leaf[:i]
 	}
 	return leaf
@@ -258,7 +259,10 @@ type Receipt struct {
 	VoteID  string `json:"voteId"`
 	Counted bool   `json:"counted"`
 	Reason  string `json:"reason"`
-	Proof   Proof  `json:"proof"`
+	// ReplayOf is, for a replay, the vote whose proof of work it used again
+	// (a retry after an unanswered attempt: that attempt is the vote).
+	ReplayOf string `json:"replayOf,omitempty"`
+	Proof    Proof  `json:"proof"`
 }
 
 // MakeReceipt proves the leaf at ref for voteID, from its chunk's encoded
@@ -277,13 +281,14 @@ func MakeReceipt(voteID string, ref Ref, chunk []byte, roots []Hash, size int64)
 	}
 	path := append(Path(i, hashes), Path(int(ref.Leaf/ChunkLeaves), roots)...)
 	root := Root(roots)
-	p := Proof{Tree: TreeName(ref.Tree), Leaf: leaves[i], LeafIndex: ref.Leaf, TreeSize: size, Root: hex.EncodeToString(root[:])}
+	p := Proof{Tree: TreeName(ref.Tree), Leaf: leaves[i], LeafIndex: ref.Leaf, TreeSize: size, Root: hex.EncodeToString(root[:]),
+		Path: make([]string, 0, len(path))} // [] for a one-leaf tree, not null
 	for _, h := range path {
 		p.Path = append(p.Path, hex.EncodeToString(h[:]))
 	}
 	r := &Receipt{VoteID: voteID, Counted: ref.Tree == TreeCounted, Reason: ReasonCounted, Proof: p}
 	if ref.Tree == TreeRefused {
-		r.Reason = leaves[i][len(voteID)+1:]
+		r.Reason, r.ReplayOf, _ = strings.Cut(leaves[i][len(voteID)+1:], " ")
 	}
 	return r, nil
 }

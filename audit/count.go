@@ -29,8 +29,9 @@ type Count struct {
 
 	decider *Decider
 	// counted and refused are the leaves of the certificate's trees per
-	// votes partition, in offset order: a counted vote's id, a refused
-	// one's id, a space and its reason (see Leaves).
+	// votes partition, in offset order: a counted vote's id; a refused
+	// one's id, a space and its reason, and for a replay a space and the id
+	// of the vote it replays.
 	counted, refused map[int32]*leafLog
 }
 
@@ -111,7 +112,11 @@ func (c *Count) AddIn(partition int32, v *pipeline.Vote) string {
 	}
 	if reason != ReasonCounted {
 		c.Refused[reason]++
-		c.leaf(c.refused, partition).add(v.ID, " ", reason)
+		if reason == ReasonReplay {
+			c.leaf(c.refused, partition).add(v.ID, " ", reason, " ", c.decider.ReplayOf)
+		} else {
+			c.leaf(c.refused, partition).add(v.ID, " ", reason)
+		}
 		return reason
 	}
 	c.leaf(c.counted, partition).add(v.ID)

@@ -29,6 +29,7 @@ const (
 
 // entry is one accepted challenge of a voter.
 type entry struct {
+	vote       string // the vote's id (a replay's receipt names it)
 	challenge  uint64 // pipeline.ChallengeHash of the challenge id (guard's 64-bit FNV-1a)
 	acceptedAt int64  // unix ms
 	expiresAt  int64  // unix s
@@ -48,6 +49,9 @@ type Decider struct {
 	cap    int // votes per voter per minute; 0 unlimited
 	limit  int // entries kept per voter before the floor rises
 	voters map[string]*voter
+	// ReplayOf is, after Decide answered ReasonReplay, the id of the vote
+	// whose proof of work it replays.
+	ReplayOf string
 }
 
 // NewDecider returns a Decider for a per-voter cap of votesPerMinute (0:
@@ -99,6 +103,7 @@ func (d *Decider) DecideIn(partition int32, v *pipeline.Vote) string {
 	inMinute := 0
 	for _, e := range s.entries {
 		if e.challenge == h {
+			d.ReplayOf = e.vote
 			return ReasonReplay
 		}
 		if e.acceptedAt > now-rateWindowMs {
@@ -108,7 +113,7 @@ func (d *Decider) DecideIn(partition int32, v *pipeline.Vote) string {
 	if d.cap > 0 && inMinute >= d.cap {
 		return ReasonRateLimited
 	}
-	s.entries = append(s.entries, entry{challenge: h, acceptedAt: now, expiresAt: expires})
+	s.entries = append(s.entries, entry{vote: v.ID, challenge: h, acceptedAt: now, expiresAt: expires})
 	s.bound(d.limit, expires)
 	return ReasonCounted
 }

@@ -2,6 +2,8 @@ module github.com/paredao/paredao/deploy
 
 go 1.26.7
 
+toolchain go1.26.10
+
 require (
 	github.com/compose-spec/compose-go/v2 v2.16.2
 	github.com/prometheus/prometheus v0.316.0

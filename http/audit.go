@@ -197,8 +197,13 @@ func (s *Server) startRecount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.deps.Now()
-	if now.Before(p.ClosesAt.Add(s.cfg.Audit.Grace)) {
-		writeError(w, s.deps.Log, errParedaoOpen)
+	if ready := p.ClosesAt.Add(s.cfg.Audit.Grace); now.Before(ready) {
+		e := *errParedaoOpen
+		if !now.Before(p.ClosesAt) {
+			e.Message = "the paredão has just closed: its last votes reach the log within seconds; retry then"
+		}
+		e.RetryAfter = ready.Sub(now).Truncate(time.Second) + time.Second
+		writeError(w, s.deps.Log, &e)
 		return
 	}
 	s.audits.mu.Lock()
@@ -379,8 +384,12 @@ func (s *Server) receipt(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.deps.Log, unavailable(2*time.Second))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"voteId": voteID, "paredaoId": row.ParedaoID, "counted": rec.Counted,
-		"reason": rec.Reason, "certificate": summary(sr.Certificate), "proof": rec.Proof})
+	out := map[string]any{"voteId": voteID, "paredaoId": row.ParedaoID, "counted": rec.Counted,
+		"reason": rec.Reason, "certificate": summary(sr.Certificate), "proof": rec.Proof}
+	if rec.ReplayOf != "" {
+		out["replayOf"] = rec.ReplayOf
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func validVoteID(id string) bool {

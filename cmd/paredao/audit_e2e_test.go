@@ -23,6 +23,7 @@ type receiptAnswer struct {
 	VoteID      string `json:"voteId"`
 	Counted     bool   `json:"counted"`
 	Reason      string `json:"reason"`
+	ReplayOf    string `json:"replayOf"`
 	Certificate struct {
 		CountedRoot string `json:"countedRoot"`
 		RefusedRoot string `json:"refusedRoot"`
@@ -127,7 +128,7 @@ func TestAuditEndToEnd(t *testing.T) {
 	}
 	forged := strings.Replace(string(b), c.Merkle.CountedRoot, strings.Repeat("0", 64), 1)
 	forgedPath := filepath.Join(dir, "forged.json")
-	if err := os.WriteFile(forgedPath, []byte(forged), 0o600); err != nil {
+	if err := os.WriteFile(forgedPath, []byte(forged), 0o600); err != nil { //nolint:gosec // G703: forgedPath is in t.TempDir(); what came from a file (os.ReadFile) is the content written, not the path
 		t.Fatal(err)
 	}
 	if code, out, errOut := commandBinary(t, env, "verify", forgedPath); code != 1 || !strings.Contains(out, "merkle") {
@@ -172,7 +173,7 @@ func TestAuditEndToEnd(t *testing.T) {
 		t.Fatalf("the service's roots %+v differ from the command's %+v", served.Merkle, c.Merkle)
 	}
 
-	check := func(voteID string, wantCounted bool, wantReason string) {
+	check := func(voteID string, wantCounted bool, wantReason string) receiptAnswer {
 		t.Helper()
 		st, b := authGet(t, p.http+"/api/v1/paredoes/aud/receipts/"+voteID, "")
 		var rc receiptAnswer
@@ -189,11 +190,15 @@ func TestAuditEndToEnd(t *testing.T) {
 		if err := rc.Proof.Verify(voteID, root, size); err != nil {
 			t.Fatalf("receipt %s: %v\n%s", voteID, err, b)
 		}
+		return rc
 	}
 	for _, id := range counted {
 		check(id, true, audit.ReasonCounted)
 	}
-	check(replayed, false, audit.ReasonReplay)
+	// The replay names the vote whose proof of work it repeated.
+	if rc := check(replayed, false, audit.ReasonReplay); rc.ReplayOf != counted[3] {
+		t.Fatalf("the replay's receipt names %q, want the vote it replayed, %s", rc.ReplayOf, counted[3])
+	}
 	for _, id := range overCap {
 		check(id, false, audit.ReasonRateLimited)
 	}
@@ -209,7 +214,7 @@ func TestAuditEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer closeOK(t, db)
 	var start int64
 	if err := db.QueryRow(`SELECT window_start FROM window_counts WHERE paredao_id = 'aud' AND participant_id = 'bruno' AND votes > 0
 ORDER BY window_start LIMIT 1`).Scan(&start); err != nil {

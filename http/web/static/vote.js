@@ -550,6 +550,17 @@
       const why = t(key) === key ? t("check.why.other", { reason: a.reason || "?" }) : t(key);
       $("check-why").textContent = t("check.reason", { why });
     }
+    // A replay names the vote whose proof of work it repeated (a retry
+    // after an unanswered attempt: that attempt is the voter's vote).
+    const original = !a.counted && a.reason === "replay" && typeof a.replayOf === "string" ? a.replayOf : "";
+    $("check-replay").hidden = !original;
+    if (original) {
+      $("check-replay-text").textContent = t("check.replayOf", { id: original });
+      const again = new URL("/", location.href);
+      again.searchParams.set("receipt", original);
+      again.searchParams.set("paredao", checked.paredaoId);
+      $("check-replay-link").href = again.pathname + again.search;
+    }
     $("check-made").textContent = c.madeAt ? t("check.madeAt", { when: fmt.when(c.madeAt) }) : "";
     const proof = $("check-proof");
     proof.classList.toggle("is-ok", checked.proofOK === true);
@@ -567,7 +578,8 @@
   }
 
   // verifyReceipt tells whether the answer's proof holds: the leaf is this
-  // vote's (its voteId, or "voteId reason" for a refused one) in the tree the
+  // vote's (its voteId, or "voteId reason" for a refused one, "voteId replay
+  // original" for a replay) in the tree the
   // answer says, the proof's root is the certificate's root of that tree,
   // and the inclusion proof leads from the leaf to that root. null: this
   // browser has no Web Crypto (not a secure context).
@@ -575,14 +587,15 @@
     if (!(window.crypto && crypto.subtle)) return null;
     const pr = a.proof, c = a.certificate;
     if (!pr || !c || typeof pr.leaf !== "string" || typeof pr.root !== "string") return false;
-    const path = pr.path == null ? [] : pr.path; // a tree of one leaf has no path (Go's nil slice: null)
+    const path = pr.path;
     if (!Array.isArray(path)) return false;
     const id = a.voteId || voteId;
     if (a.counted === true) {
       if (pr.tree !== "counted" || pr.leaf !== id || !sameHex(pr.root, c.countedRoot)) return false;
     } else {
       if (pr.tree !== "refused" || !pr.leaf.startsWith(id + " ") || !sameHex(pr.root, c.refusedRoot)) return false;
-      if (a.reason && pr.leaf !== id + " " + a.reason) return false;
+      const replayOf = a.reason === "replay" && a.replayOf ? " " + a.replayOf : "";
+      if (a.reason && pr.leaf !== id + " " + a.reason + replayOf) return false;
     }
     try {
       return await verifyInclusion(pr.leaf, pr.leafIndex, pr.treeSize, path, pr.root);
