@@ -8,9 +8,10 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/paredao/paredao/pipeline"
 )
@@ -59,7 +60,7 @@ func (a *API) get(ctx context.Context, path string, auth bool, v any) error {
 	if err != nil {
 		return fmt.Errorf("audit: GET %s: %w", path, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read, or given up on: nothing to tell
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("audit: GET %s: %s: %s", path, resp.Status, strings.TrimSpace(string(b)))
@@ -206,26 +207,43 @@ func (c *Count) Compare(r *Report, minutes bool) []Diff {
 	return out
 }
 
-// PrintDiffs writes diffs as a table.
-func PrintDiffs(w io.Writer, diffs []Diff) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "participant\thour\trecount\treport")
+// FormatDiffs is diffs as a table, columns aligned.
+func FormatDiffs(diffs []Diff) string {
+	rows := [][4]string{{"participant", "hour", "recount", "report"}}
 	for _, d := range diffs {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", d.Participant, d.Bucket, d.Recount, d.Report)
+		rows = append(rows, [4]string{d.Participant, d.Bucket, strconv.FormatInt(d.Recount, 10), strconv.FormatInt(d.Report, 10)})
 	}
-	tw.Flush()
+	var width [4]int
+	for _, r := range rows {
+		for i, cell := range r {
+			width[i] = max(width[i], utf8.RuneCountInString(cell))
+		}
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		for i, cell := range r {
+			b.WriteString(cell)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", width[i]-utf8.RuneCountInString(cell)+2))
+			}
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
-// Print writes the recount: total, per participant, per hour, refusals.
-func (c *Count) Print(w io.Writer) {
-	fmt.Fprintf(w, "paredão %s: %d votes counted (%d read)\n", c.Paredao.ID, c.Total, c.Read)
+// Summary is the recount in lines: total, per participant, per hour,
+// refusals.
+func (c *Count) Summary() string {
+	var w strings.Builder
+	fmt.Fprintf(&w, "paredão %s: %d votes counted (%d read)\n", c.Paredao.ID, c.Total, c.Read)
 	ids := make([]string, 0, len(c.Participants))
 	for id := range c.Participants {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		fmt.Fprintf(w, "  %-20s %d\n", id, c.Participants[id])
+		fmt.Fprintf(&w, "  %-20s %d\n", id, c.Participants[id])
 	}
 	hours := make([]Bucket, 0, len(c.Hours))
 	for b := range c.Hours {
@@ -238,7 +256,7 @@ func (c *Count) Print(w io.Writer) {
 		return hours[i].Participant < hours[j].Participant
 	})
 	for _, b := range hours {
-		fmt.Fprintf(w, "  %s %-20s %d\n", b.Start.Format(time.RFC3339), b.Participant, c.Hours[b])
+		fmt.Fprintf(&w, "  %s %-20s %d\n", b.Start.Format(time.RFC3339), b.Participant, c.Hours[b])
 	}
 	reasons := make([]string, 0, len(c.Refused))
 	for r := range c.Refused {
@@ -246,6 +264,7 @@ func (c *Count) Print(w io.Writer) {
 	}
 	sort.Strings(reasons)
 	for _, r := range reasons {
-		fmt.Fprintf(w, "  not counted, %s: %d\n", r, c.Refused[r])
+		fmt.Fprintf(&w, "  not counted, %s: %d\n", r, c.Refused[r])
 	}
+	return w.String()
 }

@@ -146,8 +146,7 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 		return fmt.Errorf("dump: %w", err)
 	}
 	defer cl.Close()
-	bw := bufio.NewWriter(w)
-	defer bw.Flush()
+	bw := bufio.NewWriter(w) // flushed, and its error checked, after every fetch
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
 	for {

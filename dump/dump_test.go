@@ -93,14 +93,18 @@ func TestDumpFromBeginning(t *testing.T) {
 	}
 	r := byPos[[2]int64{0, 0}]
 	var val map[string]any
-	json.Unmarshal(r.Value, &val)
+	if err := json.Unmarshal(r.Value, &val); err != nil {
+		t.Fatalf("protobuf vote: %v: %s", err, r.Value)
+	}
 	if r.Topic != "votes" || *r.Key != "voter-1" || r.Message != "paredao.v1.Vote" || r.Format != "protobuf" || !r.Timestamp.Equal(at.Truncate(time.Millisecond)) ||
 		val["id"] != "vote-1" || val["participantId"] != "ana" || val["acceptedAtUnixNano"] != strconv.FormatInt(at.UnixNano(), 10) {
 		t.Fatalf("protobuf vote: %+v %v", r, val)
 	}
 	r = byPos[[2]int64{1, 0}]
 	val = nil
-	json.Unmarshal(r.Value, &val)
+	if err := json.Unmarshal(r.Value, &val); err != nil {
+		t.Fatalf("legacy vote: %v: %s", err, r.Value)
+	}
 	if r.Format != "legacy" || val["id"] != "c1" || val["participantId"] != "ana" {
 		t.Fatalf("legacy vote: %+v %s", r, r.Value)
 	}

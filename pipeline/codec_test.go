@@ -167,7 +167,9 @@ func TestSourceKey(t *testing.T) {
 		for p := range int32(40) {
 			key := SourceKey(p, parts)
 			h := goka.DefaultHasher()()
-			h.Write([]byte(key))
+			if _, err := h.Write([]byte(key)); err != nil {
+				t.Fatal(err)
+			}
 			if parts > 1 && int(h.Sum32()%uint32(parts)) != int(p)%parts {
 				t.Fatalf("SourceKey(%d, %d) = %q lands on partition %d", p, parts, key, h.Sum32()%uint32(parts))
 			}

@@ -61,7 +61,7 @@ func SourceKey(p int32, partitions int) string {
 	key := base
 	for i := 1; i < 1<<16; i++ {
 		h := fnv.New32a()
-		h.Write([]byte(key))
+		_, _ = h.Write([]byte(key)) // a hash.Hash's Write never fails
 		if h.Sum32()%uint32(partitions) == want {
 			return key
 		}

@@ -197,8 +197,6 @@ func (r *pread) bytes() []byte {
 	return v
 }
 
-func (r *pread) str() string { return string(r.bytes()) }
-
 // strIn reads a string, reusing an equal one of seen (and remembering up
 // to 16): a batch's ballots name the same few paredões and participants.
 func (r *pread) strIn(seen *[]string) string {

@@ -27,7 +27,7 @@ func TestAbusePanelBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		closeQuiet(resp.Body)
 		if resp.StatusCode != http.StatusForbidden {
 			t.Fatalf("forged proof of work: %d", resp.StatusCode)
 		}
@@ -54,7 +54,7 @@ func TestAbusePanelBrowser(t *testing.T) {
 		} `json:"topPrefixes"`
 	}
 	err = json.NewDecoder(resp.Body).Decode(&rep)
-	resp.Body.Close()
+	closeQuiet(resp.Body)
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("abuse: %d %v", resp.StatusCode, err)
 	}

@@ -69,7 +69,7 @@ func TestAuditBrowser(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		defer resp.Body.Close()
+		defer closeQuiet(resp.Body)
 		b, _ := io.ReadAll(resp.Body)
 		return strings.Contains(string(b), `paredao_guard_votes_total{outcome="replay"} 1`), ""
 	})

@@ -306,7 +306,7 @@ func newBrowser(t *testing.T, path string) *browserRun {
 		t.Fatalf("start chromium: %v", err)
 	}
 	shots := filepath.Join("..", "..", "testdata", "screenshots")
-	if err := os.MkdirAll(shots, 0o755); err != nil {
+	if err := os.MkdirAll(shots, 0o750); err != nil {
 		t.Fatal(err)
 	}
 	return &browserRun{ctx: ctx, shots: shots}

@@ -50,7 +50,7 @@ func runAll(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer closeStore(store, log)
 	web, err := newWebTier(cfg, k, reg, log, store)
 	if err != nil {
 		return err
@@ -65,7 +65,9 @@ func runAll(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer
 	}
 	admin := newAdminServer(cfg, reg, checks, log)
 
-	fmt.Fprint(stdout, banner(cfg, tokenFile))
+	if _, err := io.WriteString(stdout, banner(cfg, tokenFile)); err != nil {
+		log.Warn("banner not written", "err", err) // the token is in its file too
+	}
 
 	return service.RunLayers(ctx, log,
 		[]service.Task{web.serveTask(), adminTask(cfg, admin, log)},
@@ -96,12 +98,12 @@ func banner(cfg *Config, tokenFile string) string {
 	if strings.HasPrefix(host, ":") {
 		host = "localhost" + host
 	}
-	token := "set by PAREDAO_PRODUCTION_TOKEN (--production-token), not shown"
+	shown := "set by PAREDAO_PRODUCTION_TOKEN (--production-token), not shown"
 	if tokenFile != "" {
-		token = cfg.ProductionToken + " (generated, kept in " + tokenFile + ")"
+		shown = cfg.ProductionToken + " (generated, kept in " + tokenFile + ")"
 	}
 	return fmt.Sprintf("Paredão is running.\n  voter page:       http://%s/\n  production page:  http://%s/production\n  production token: %s\n  admin:            http://%s/metrics\n",
-		host, host, token, cfg.AdminAddr)
+		host, host, shown, cfg.AdminAddr)
 }
 
 // runBroker is `paredao broker`: the embedded broker alone, with the admin
@@ -137,7 +139,7 @@ func runWeb(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer closeStore(store, log)
 	reg := service.NewRegistry()
 	web, err := newWebTier(cfg, k, reg, log, store)
 	if err != nil {

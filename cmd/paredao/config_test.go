@@ -108,7 +108,7 @@ func TestLoadConfig(t *testing.T) {
 
 // Secrets never appear when the configuration is printed.
 func TestConfigStringMasksSecrets(t *testing.T) {
-	c, err := loadConfig("run", nil, envOf(map[string]string{
+	c, err := loadConfig("run", nil, envOf(map[string]string{ //nolint:gosec // G101: made-up secrets and database password, which the test checks are masked when printed
 		"PAREDAO_SECRET": "super-secret-value-0123456789abcdef", "PAREDAO_PRODUCTION_TOKEN": "prod-token-value",
 		"PAREDAO_DATABASE_URL": "postgres://app:db-password@db:5432/paredao",
 	}), io.Discard)

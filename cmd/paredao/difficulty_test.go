@@ -144,7 +144,7 @@ func TestAdaptiveDifficulty(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	closeQuiet(resp.Body)
 	for _, level := range []string{"0", "3"} {
 		line := `paredao_http_challenge_difficulty_total{level="` + level + `"} `
 		i := strings.Index(string(b), line)

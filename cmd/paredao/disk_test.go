@@ -179,7 +179,9 @@ func mountSmallFS(t *testing.T, size int64) string {
 	}
 	t.Cleanup(func() {
 		if err := syscall.Unmount(dir, 0); err != nil {
-			syscall.Unmount(dir, syscall.MNT_DETACH)
+			if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+				t.Errorf("unmount the tmpfs at %s: %v", dir, err)
+			}
 		}
 	})
 	return dir
@@ -205,8 +207,7 @@ func keepFull(path string, filled chan<- struct{}, stop <-chan struct{}) error {
 		return nil
 	}
 	if err := fill(); err != nil {
-		f.Close()
-		return err
+		return errors.Join(err, f.Close())
 	}
 	close(filled)
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -214,12 +215,10 @@ func keepFull(path string, filled chan<- struct{}, stop <-chan struct{}) error {
 	for {
 		select {
 		case <-stop:
-			f.Close()
-			return os.Remove(path)
+			return errors.Join(f.Close(), os.Remove(path))
 		case <-tick.C:
 			if err := fill(); err != nil {
-				f.Close()
-				return err
+				return errors.Join(err, f.Close())
 			}
 		}
 	}
@@ -242,19 +241,21 @@ func adminGet(url string) (int, string) {
 	if err != nil {
 		return 0, err.Error()
 	}
-	defer resp.Body.Close()
+	defer closeQuiet(resp.Body)
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
 
 // metricValue is the value of the sample named exactly series (name and
-// labels) on admin's /metrics; 0 when absent.
+// labels) on admin's /metrics; 0 when absent or not a number.
 func metricValue(admin, series string) float64 {
 	_, body := adminGet(admin + "/metrics")
 	for line := range strings.SplitSeq(body, "\n") {
 		if rest, ok := strings.CutPrefix(line, series+" "); ok {
 			var v float64
-			fmt.Sscan(rest, &v)
+			if _, err := fmt.Sscan(rest, &v); err != nil {
+				return 0
+			}
 			return v
 		}
 	}

@@ -22,8 +22,9 @@ func parseDump(args []string, env func(string) string, out io.Writer) (*dumpSett
 	fs := flag.NewFlagSet("paredao dump", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Usage = func() {
-		fmt.Fprintln(out, "usage: paredao dump TOPIC [--from-beginning] [--exit] [FLAGS]")
-		fmt.Fprintln(out, "\nTOPIC is any topic of the pipeline (votes, ballots, windows, paredoes, guard-table, tally-table); flags:")
+		// usage text: flag's PrintDefaults does not check either
+		_, _ = fmt.Fprintln(out, "usage: paredao dump TOPIC [--from-beginning] [--exit] [FLAGS]\n\n"+
+			"TOPIC is any topic of the pipeline (votes, ballots, windows, paredoes, guard-table, tally-table); flags:")
 		fs.PrintDefaults()
 	}
 	brokers := brokerFlags(fs, def)

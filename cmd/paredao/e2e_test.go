@@ -28,14 +28,30 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "paredao")
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput() //nolint:gosec // G204: builds this package into the test's own temporary directory
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build paredao: %v\n%s", err, out)
 		os.Exit(2)
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	if err := os.RemoveAll(dir); err != nil {
+		fmt.Fprintf(os.Stderr, "remove the test binary: %v\n", err)
+	}
 	os.Exit(code)
+}
+
+// closeQuiet closes c where its error tells the test nothing: a response
+// body it has read or does not need, a listener taken only for its port, a
+// socket or file it is done with. Where a Close can lose what the test
+// checks, closeOK checks it.
+func closeQuiet(c io.Closer) { _ = c.Close() }
+
+// closeOK closes c and fails the test on an error.
+func closeOK(t testing.TB, c io.Closer) {
+	t.Helper()
+	if err := c.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
 }
 
 func freeAddr(t *testing.T) string {
@@ -44,7 +60,7 @@ func freeAddr(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer closeQuiet(l)
 	return l.Addr().String()
 }
 
@@ -80,7 +96,7 @@ func startArgv(t *testing.T, env map[string]string, argv []string) *proc {
 	}
 	p.http = "http://" + env["PAREDAO_HTTP_ADDR"]
 	p.admin = "http://" + env["PAREDAO_ADMIN_ADDR"]
-	p.cmd = exec.Command(argv[0], args...)
+	p.cmd = exec.Command(argv[0], args...) //nolint:gosec // G204: runs the paredao binary TestMain built (maybe behind prlimit), with the test's arguments
 	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for k, v := range env {
 		p.cmd.Env = append(p.cmd.Env, k+"="+v)
@@ -103,13 +119,13 @@ func startArgv(t *testing.T, env map[string]string, argv []string) *proc {
 			p.mu.Unlock()
 		}
 	}()
-	go func() { p.done <- p.cmd.Wait(); logf.Close() }()
+	go func() { p.done <- p.cmd.Wait(); closeQuiet(logf) }()
 	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.done
+		_ = p.cmd.Process.Kill() // fails only if it exited already; p.done has its exit either way
+		err := <-p.done
 		if t.Failed() {
 			b, _ := os.ReadFile(p.logs)
-			t.Logf("%s logs:\n%s", strings.Join(args, " "), tail(string(b), 4000))
+			t.Logf("%s (exit: %v) logs:\n%s", strings.Join(args, " "), err, tail(string(b), 4000))
 		}
 	})
 	p.waitReady(60 * time.Second)
@@ -135,7 +151,7 @@ func (p *proc) waitReady(timeout time.Duration) {
 		}
 		resp, err := (&http.Client{Timeout: 3 * time.Second}).Get(p.admin + "/readyz")
 		if err == nil {
-			resp.Body.Close()
+			closeQuiet(resp.Body)
 			if resp.StatusCode == http.StatusOK {
 				return
 			}
@@ -148,7 +164,9 @@ func (p *proc) waitReady(timeout time.Duration) {
 // stop sends SIGTERM and waits for a clean exit.
 func (p *proc) stop() {
 	p.t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		p.t.Logf("SIGTERM: %v", err) // it exited already: p.done says how
+	}
 	select {
 	case err := <-p.done:
 		p.done <- err
@@ -163,11 +181,15 @@ func (p *proc) stop() {
 
 func getJSON(t *testing.T, url string, v any) int {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeQuiet(resp.Body)
 	b, _ := io.ReadAll(resp.Body)
 	if v != nil && resp.StatusCode == http.StatusOK {
 		if err := json.Unmarshal(b, v); err != nil {

@@ -233,7 +233,7 @@ func (ct *connTracker) dropBroker(port int) int {
 	}
 	ct.mu.Unlock()
 	for _, c := range conns {
-		c.Close()
+		closeQuiet(c) // the client may have closed it already: it is gone either way
 	}
 	return len(conns)
 }
@@ -282,7 +282,7 @@ func clientSocketInode(localPort, remotePort int) string {
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
+	defer closeQuiet(f)
 	port := func(hexAddr string) int {
 		_, p, _ := strings.Cut(hexAddr, ":")
 		n, _ := strconv.ParseUint(p, 16, 32)
@@ -345,7 +345,7 @@ func newFaultCluster(t *testing.T, dbURL string) *faultCluster {
 	dir := t.TempDir()
 	if keep := os.Getenv("PAREDAO_FAULT_KEEP"); keep != "" {
 		dir = filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"))
-		if err := os.MkdirAll(dir, 0o750); err != nil {
+		if err := os.MkdirAll(dir, 0o750); err != nil { //nolint:gosec // G703: PAREDAO_FAULT_KEEP is where the developer running the test asks to keep its files
 			t.Fatal(err)
 		}
 		t.Logf("member data dirs and logs kept in %s", dir)
@@ -391,7 +391,7 @@ func newFaultCluster(t *testing.T, dbURL string) *faultCluster {
 		all := slices.Clone(fc.all)
 		fc.mu.Unlock()
 		for _, p := range all {
-			p.cmd.Process.Kill()
+			_ = p.cmd.Process.Kill() // fails only if it exited already; p.done has its exit either way
 			err := <-p.done
 			p.done <- err
 		}
@@ -530,7 +530,7 @@ func loopbackAddr() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer l.Close()
+	defer closeQuiet(l)
 	return l.Addr().String(), nil
 }
 
@@ -560,7 +560,7 @@ func (fc *faultCluster) launch(name, command string) (*proc, error) {
 	env["PAREDAO_HTTP_ADDR"] = addr
 	p := &proc{t: fc.t, stdout: &strings.Builder{}, done: make(chan error, 1),
 		http: "http://" + addr, admin: "http://" + env["PAREDAO_ADMIN_ADDR"]}
-	p.cmd = exec.Command(binary, command)
+	p.cmd = exec.Command(binary, command) //nolint:gosec // G204: runs the paredao binary TestMain built, as a member of the test's cluster
 	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for k, v := range env {
 		p.cmd.Env = append(p.cmd.Env, k+"="+v)
@@ -572,7 +572,7 @@ func (fc *faultCluster) launch(name, command string) (*proc, error) {
 	}
 	p.cmd.Stderr = logf
 	if err := p.cmd.Start(); err != nil {
-		logf.Close()
+		closeQuiet(logf)
 		return nil, err
 	}
 	fc.mu.Lock()
@@ -585,7 +585,7 @@ func (fc *faultCluster) launch(name, command string) (*proc, error) {
 		fc.webAddrs[name] = addr
 	}
 	fc.mu.Unlock()
-	go func() { p.done <- p.cmd.Wait(); logf.Close() }()
+	go func() { p.done <- p.cmd.Wait(); closeQuiet(logf) }()
 
 	deadline := time.Now().Add(60 * time.Second)
 	client := &http.Client{Timeout: 2 * time.Second}
@@ -600,7 +600,7 @@ func (fc *faultCluster) launch(name, command string) (*proc, error) {
 		}
 		if resp, err := client.Get(p.admin + "/readyz"); err == nil {
 			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			closeQuiet(resp.Body)
 			if resp.StatusCode == http.StatusOK {
 				fc.mu.Lock()
 				if fc.members[name] == p {
@@ -735,7 +735,7 @@ func (fc *faultCluster) dumpGoroutines(t *testing.T) {
 			continue
 		}
 		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		closeQuiet(resp.Body)
 		path := strings.TrimSuffix(p.logs, ".log") + ".goroutines.txt"
 		if os.WriteFile(path, b, 0o640) == nil {
 			t.Logf("goroutines of %s in %s", filepath.Base(p.logs), path)
@@ -882,7 +882,7 @@ func planFaults(rng *rand.Rand) (slow int32, procKills, otherKills []plannedKill
 		return faultsFrom + time.Duration(rng.Int64N(int64(faultsUntil-faultsFrom)))
 	}
 	between := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo)+1)) }
-	slow = int32(rng.IntN(faultBrokers))
+	slow = rng.Int32N(faultBrokers)
 
 	// Processor kills, one of them two processors in quick succession.
 	double := rng.IntN(3)
@@ -916,7 +916,7 @@ func planFaults(rng *rand.Rand) (slow int32, procKills, otherKills []plannedKill
 	}
 	for range 2 {
 		faults = append(faults, plannedFault{at: at(), kind: "burst", dur: between(1500*time.Millisecond, 3*time.Second), prob: 0.4 + 0.3*rng.Float64(), err: errCode(),
-			nodes: []int32{int32(rng.IntN(faultBrokers))}})
+			nodes: []int32{rng.Int32N(faultBrokers)}})
 	}
 	// Leader moves: elections over every partition, single partitions moved.
 	for range 3 + rng.IntN(3) {
@@ -924,10 +924,10 @@ func planFaults(rng *rand.Rand) (slow int32, procKills, otherKills []plannedKill
 	}
 	topics := []string{string(pipeline.VotesStream), string(pipeline.BallotsStream), string(pipeline.WindowsStream), string(pipeline.GuardTable), string(pipeline.TallyTable)}
 	for range 4 + rng.IntN(4) {
-		faults = append(faults, plannedFault{at: at(), kind: "move", tp: topics[rng.IntN(len(topics))], part: int32(rng.IntN(faultPartitions)), node: int32(rng.IntN(faultBrokers))})
+		faults = append(faults, plannedFault{at: at(), kind: "move", tp: topics[rng.IntN(len(topics))], part: rng.Int32N(faultPartitions), node: rng.Int32N(faultBrokers)})
 	}
 	// One broker dies (its connections drop) and comes back.
-	faults = append(faults, plannedFault{at: between(10*time.Second, 28*time.Second), kind: "outage", node: int32(rng.IntN(faultBrokers)), dur: between(2*time.Second, 4*time.Second)})
+	faults = append(faults, plannedFault{at: between(10*time.Second, 28*time.Second), kind: "outage", node: rng.Int32N(faultBrokers), dur: between(2*time.Second, 4*time.Second)})
 	sort.Slice(faults, func(i, j int) bool { return faults[i].at < faults[j].at })
 	return slow, procKills, otherKills, faults
 }

@@ -51,11 +51,13 @@ func main() {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: paredao [COMMAND] [FLAGS]\n\ncommands:")
+	var b strings.Builder
+	b.WriteString("usage: paredao [COMMAND] [FLAGS]\n\ncommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.help)
+		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.help)
 	}
-	fmt.Fprintln(w, "\n'paredao COMMAND --help' lists the flags; every flag has an environment variable PAREDAO_<FLAG>.")
+	b.WriteString("\n'paredao COMMAND --help' lists the flags; every flag has an environment variable PAREDAO_<FLAG>.\n")
+	_, _ = io.WriteString(w, b.String()) // usage text: nothing better to do when it cannot be written
 }
 
 // run dispatches a command line.

@@ -75,7 +75,7 @@ func TestPhotoBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res.Body.Close()
+		closeQuiet(res.Body)
 		if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/jpeg" || res.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
 			t.Errorf("GET %s: %d %v", u, res.StatusCode, res.Header)
 		}

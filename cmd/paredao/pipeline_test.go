@@ -63,7 +63,11 @@ func TestPipelineCountsExactly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer catalog.Finish()
+	defer func() {
+		if err := catalog.Finish(); err != nil {
+			t.Errorf("catalog emitter: %v", err)
+		}
+	}()
 	p := &pipeline.Paredao{ID: "demo", Title: "Demo", OpensAt: now.Add(-time.Hour), ClosesAt: now.Add(time.Hour),
 		Participants: []pipeline.Participant{{ID: "ana", Name: "Ana"}, {ID: "bruno", Name: "Bruno"}, {ID: "carla", Name: "Carla"}}}
 	if err := catalog.EmitSync(p.ID, p); err != nil {
@@ -73,7 +77,11 @@ func TestPipelineCountsExactly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer votes.Finish()
+	defer func() {
+		if err := votes.Finish(); err != nil {
+			t.Errorf("votes emitter: %v", err)
+		}
+	}()
 
 	want := map[string]int64{}
 	var promises []*goka.Promise

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -59,8 +60,7 @@ func newProcessorTier(cfg *Config, k *stream.Kafka, reg prometheus.Registerer, l
 				}
 				g, err := processors.NewGuard(cfg.KafkaBrokers, gc, em, groupOptions(k, s, commits)...)
 				if err != nil {
-					em.Finish()
-					return nil, err
+					return nil, errors.Join(err, em.Finish())
 				}
 				return g, nil
 			}

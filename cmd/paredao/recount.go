@@ -127,29 +127,52 @@ func runRecount(ctx context.Context, args []string, env func(string) string, std
 	if err != nil {
 		return &exitError{2, fmt.Errorf("recount: %w", err)}
 	}
+	progress := &output{w: stderr}
 	res, err := audit.Recount(ctx, p, api, audit.Options{Brokers: s.brokers, VotesPerMinute: s.votesPerMinute,
-		Window: s.window, Minutes: s.minutes, Progress: func(p audit.Progress) { fmt.Fprintln(stderr, p) }})
+		Window: s.window, Minutes: s.minutes, Progress: func(p audit.Progress) { progress.printf("%s\n", p) }})
 	if err != nil {
 		return &exitError{2, fmt.Errorf("recount: %w", err)}
 	}
-	fmt.Fprintf(stdout, "cut (votes, per partition: log start, high watermark):")
+	out := &output{w: stdout}
+	out.printf("cut (votes, per partition: log start, high watermark):")
 	for _, pc := range res.Cut {
-		fmt.Fprintf(stdout, " %d:%d-%d", pc.Partition, pc.Earliest, pc.High)
+		out.printf(" %d:%d-%d", pc.Partition, pc.Earliest, pc.High)
 	}
-	fmt.Fprintln(stdout)
-	res.Count.Print(stdout)
+	out.printf("\n%s", res.Count.Summary())
 	if err := writeCertificate(s.certificate, res.Certificate); err != nil {
 		return &exitError{2, fmt.Errorf("recount: %w", err)}
 	}
 	m := res.Certificate.Merkle
-	fmt.Fprintf(stdout, "certificate %s: counted root %s (%d votes), refused root %s (%d votes)\n", s.certificate, m.CountedRoot, m.Counted, m.RefusedRoot, m.Refused)
+	out.printf("certificate %s: counted root %s (%d votes), refused root %s (%d votes)\n", s.certificate, m.CountedRoot, m.Counted, m.RefusedRoot, m.Refused)
 	if len(res.Diffs) == 0 {
-		fmt.Fprintln(stdout, "equal to the production report")
-		return nil
+		out.printf("equal to the production report\n")
+		return out.failed("recount")
 	}
-	fmt.Fprintf(stdout, "%d differences with the production report:\n", len(res.Diffs))
-	audit.PrintDiffs(stdout, res.Diffs)
+	out.printf("%d differences with the production report:\n%s", len(res.Diffs), audit.FormatDiffs(res.Diffs))
+	if err := out.failed("recount"); err != nil {
+		return err
+	}
 	return &exitError{1, fmt.Errorf("recount: %d differences with the production report", len(res.Diffs))}
+}
+
+// output is a command's output: the first write error sticks, and failed
+// turns it into the command's status 2 (a closed pipe, a full disk).
+type output struct {
+	w   io.Writer
+	err error
+}
+
+func (o *output) printf(format string, a ...any) {
+	if o.err == nil {
+		_, o.err = fmt.Fprintf(o.w, format, a...)
+	}
+}
+
+func (o *output) failed(command string) error {
+	if o.err != nil {
+		return &exitError{2, fmt.Errorf("%s: output: %w", command, o.err)}
+	}
+	return nil
 }
 
 // writeCertificate writes cert as indented JSON, through a temporary file.

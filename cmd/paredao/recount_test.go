@@ -39,7 +39,7 @@ func runBinary(t *testing.T, env map[string]string, url string, args ...string) 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, binary, args...) //nolint:gosec // G204: runs the paredao binary TestMain built, with the test's arguments
 	cmd.Dir = t.TempDir()
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "PAREDAO_BROKER_ADDR=" + env["PAREDAO_BROKER_ADDR"],
 		"PAREDAO_URL=" + url, "PAREDAO_PRODUCTION_TOKEN=" + env["PAREDAO_PRODUCTION_TOKEN"]}
@@ -89,7 +89,7 @@ func TestRecountEndToEnd(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		defer resp.Body.Close()
+		defer closeQuiet(resp.Body)
 		if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
 			return false, err.Error()
 		}
@@ -104,7 +104,7 @@ func TestRecountEndToEnd(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		defer resp.Body.Close()
+		defer closeQuiet(resp.Body)
 		b, _ := io.ReadAll(resp.Body)
 		return strings.Contains(string(b), `paredao_guard_votes_total{outcome="replay"} 1`), ""
 	})

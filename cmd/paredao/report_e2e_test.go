@@ -49,7 +49,7 @@ func authGet(t *testing.T, url, token string) (int, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer closeQuiet(resp.Body)
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
 }
@@ -64,7 +64,7 @@ func authPost(t *testing.T, url, token string, body any) (int, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer closeQuiet(resp.Body)
 	out, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, out
 }
@@ -80,6 +80,17 @@ func getReport(t *testing.T, base, id, token string) report {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// closePG closes a PostgreSQL connection the test is done with, logging an
+// error: its checks are over by then.
+func closePG(t *testing.T, conn *pgx.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := conn.Close(ctx); err != nil {
+		t.Logf("close the PostgreSQL connection: %v", err)
+	}
 }
 
 // testDatabase creates a fresh PostgreSQL database for one test. Without a
@@ -99,7 +110,7 @@ func testDatabase(t *testing.T) string {
 		}
 		t.Skipf("PostgreSQL unreachable (%v); set PAREDAO_TEST_DATABASE_URL", err)
 	}
-	defer conn.Close(ctx)
+	defer closePG(t, conn)
 	name := fmt.Sprintf("paredao_e2e_%d", rand.Uint64())
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		t.Fatal(err)
@@ -108,8 +119,10 @@ func testDatabase(t *testing.T) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if c, err := pgx.Connect(ctx, admin); err == nil {
-			c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			c.Close(ctx)
+			if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+				t.Logf("drop the test database %s: %v", name, err)
+			}
+			closePG(t, c)
 		}
 	})
 	i := strings.LastIndex(admin, "/")
@@ -184,7 +197,7 @@ func TestReportsEndToEndPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(context.Background())
+	defer closePG(t, conn)
 	st, b := authGet(t, p.http+"/api/v1/production/paredoes/demo/minutes?from="+time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), token)
 	var minutes struct {
 		Minutes []struct {

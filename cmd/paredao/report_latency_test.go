@@ -82,7 +82,7 @@ func migratedStore(t *testing.T, dbURL string) sink.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { store.Close() })
+	t.Cleanup(func() { closeOK(t, store) })
 	if err := store.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -63,7 +63,7 @@ func TestRollUpOnceFoldsHoursAndDays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	defer closeOK(t, store)
 	if err := store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -22,14 +23,21 @@ type sinkTier struct {
 }
 
 // openStore opens and migrates the SQL store.
+// closeStore closes the store at exit; an error is only logged (the
+// process is stopping).
+func closeStore(store sink.Store, log *slog.Logger) {
+	if err := store.Close(); err != nil {
+		log.Warn("store close", "err", err)
+	}
+}
+
 func openStore(ctx context.Context, cfg *Config, log *slog.Logger) (sink.Store, error) {
 	store, err := sink.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", maskURL(cfg.DatabaseURL), err)
 	}
 	if err := store.Migrate(ctx); err != nil {
-		store.Close()
-		return nil, fmt.Errorf("migrate: %w", err)
+		return nil, errors.Join(fmt.Errorf("migrate: %w", err), store.Close())
 	}
 	log.Info("store ready", "url", maskURL(cfg.DatabaseURL))
 	return store, nil
@@ -83,7 +91,7 @@ func runSink(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer closeStore(store, log)
 	reg := service.NewRegistry()
 	s, err := newSinkTier(ctx, cfg, k, reg, log, store)
 	if err != nil {

@@ -65,9 +65,13 @@ func TestAudienceSoak(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
-		fmt.Fprintf(c, "GET /api/v1/paredoes/demo/results/stream HTTP/1.1\r\nHost: soak\r\n\r\n")
-		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		defer closeQuiet(c)
+		if _, err := fmt.Fprintf(c, "GET /api/v1/paredoes/demo/results/stream HTTP/1.1\r\nHost: soak\r\n\r\n"); err != nil {
+			t.Fatalf("results stream: %v", err)
+		}
+		if err := c.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 		if err != nil {
 			t.Fatalf("results stream: %v", err)
@@ -77,7 +81,9 @@ func TestAudienceSoak(t *testing.T) {
 			open++
 		case resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "":
 			refused++
-			io.Copy(io.Discard, resp.Body)
+			if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+				t.Fatalf("results stream refused: %v", err)
+			}
 		default:
 			t.Fatalf("results stream: %s", resp.Status)
 		}
@@ -142,7 +148,7 @@ func scrapeMetrics(t *testing.T, admin string) map[string]float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer closeQuiet(resp.Body)
 	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(nil, 1<<20)

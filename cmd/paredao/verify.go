@@ -18,7 +18,7 @@ func runVerify(ctx context.Context, args []string, env func(string) string, stdo
 	fs := flag.NewFlagSet("paredao verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: paredao verify [FLAGS] CERTIFICATE")
+		_, _ = fmt.Fprintln(stderr, "usage: paredao verify [FLAGS] CERTIFICATE") // usage text: flag's PrintDefaults does not check either
 		fs.PrintDefaults()
 	}
 	brokers := brokerFlags(fs, envDefault(env))
@@ -40,18 +40,23 @@ func runVerify(ctx context.Context, args []string, env func(string) string, stdo
 	if err != nil {
 		return &exitError{2, fmt.Errorf("verify: %w", err)}
 	}
-	diffs, err := audit.Verify(ctx, cert, audit.Options{Brokers: brokers(), Progress: func(p audit.Progress) { fmt.Fprintln(stderr, p) }})
+	progress := &output{w: stderr}
+	diffs, err := audit.Verify(ctx, cert, audit.Options{Brokers: brokers(), Progress: func(p audit.Progress) { progress.printf("%s\n", p) }})
 	if err != nil {
 		return &exitError{2, fmt.Errorf("verify: %w", err)}
 	}
+	out := &output{w: stdout}
 	if len(diffs) == 0 {
-		fmt.Fprintf(stdout, "equal: the votes log recounts to the certificate of paredão %s (counted root %s, %d votes)\n",
+		out.printf("equal: the votes log recounts to the certificate of paredão %s (counted root %s, %d votes)\n",
 			cert.Paredao.ID, cert.Merkle.CountedRoot, cert.Counted)
-		return nil
+		return out.failed("verify")
 	}
-	fmt.Fprintf(stdout, "not equal: %d differences between the certificate and the votes log:\n", len(diffs))
+	out.printf("not equal: %d differences between the certificate and the votes log:\n", len(diffs))
 	for _, d := range diffs {
-		fmt.Fprintln(stdout, "  "+d)
+		out.printf("  %s\n", d)
+	}
+	if err := out.failed("verify"); err != nil {
+		return err
 	}
 	return &exitError{1, fmt.Errorf("verify: %d differences", len(diffs))}
 }

@@ -80,7 +80,7 @@ func TestVoteEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	closeQuiet(resp.Body)
 	for _, m := range []string{"paredao_http_votes_accepted_total 321", "paredao_guard_votes_total{outcome=\"accepted\"} 321",
 		"paredao_processor_lag_records{", "paredao_views_standings_age_seconds", "paredao_sink_records_total"} {
 		if !bytes.Contains(metrics, []byte(m)) {
