@@ -24,6 +24,7 @@ func TestPipelineCountsExactly(t *testing.T) {
 	cfg := &Config{
 		DataDir: dir, BrokerAddr: freeAddr(t), Partitions: 6, Window: time.Minute, Grace: time.Second,
 		LateHorizon: 10 * time.Minute, Groups: []string{"guard", "tally"}, PowMaxNumber: 10, EmitTimeout: time.Second,
+		AuditDays: 30,
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
