@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/paredao/paredao/load"
 	"github.com/paredao/paredao/pipeline"
@@ -200,42 +199,17 @@ func TestAuditBrowser(t *testing.T) {
 // and a new vote id, and returns that id.
 func replayVote(t *testing.T, broker, paredao string) string {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ConsumeTopics(string(pipeline.VotesStream)), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var first *kgo.Record
-	var vote *pipeline.Vote
-	for first == nil {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
+	var raw [16]byte
+	_, _ = rand.Read(raw[:])                           // crypto/rand never fails
+	id := base64.RawURLEncoding.EncodeToString(raw[:]) // 22 characters
+	rewriteVote(t, broker, func(v *pipeline.Vote) bool { return v.ParedaoID == paredao }, func(_ []byte, v *pipeline.Vote) []byte {
+		replay := *v
+		replay.ID = id
+		value, err := pipeline.VoteCodec{}.Encode(&replay)
+		if err != nil {
 			t.Fatal(err)
 		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if first != nil {
-				return
-			}
-			v, err := pipeline.VoteCodec{}.Decode(r.Value)
-			if err == nil && v.(*pipeline.Vote).ParedaoID == paredao {
-				first, vote = r, v.(*pipeline.Vote)
-			}
-		})
-	}
-	var raw [16]byte
-	rand.Read(raw[:])
-	replay := *vote
-	replay.ID = base64.RawURLEncoding.EncodeToString(raw[:]) // 22 characters, as the web tier's
-	value, err := pipeline.VoteCodec{}.Encode(&replay)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dup := &kgo.Record{Topic: first.Topic, Partition: first.Partition, Key: first.Key, Value: value}
-	if err := cl.ProduceSync(ctx, dup).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	return replay.ID
+		return value
+	})
+	return id
 }

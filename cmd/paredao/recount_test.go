@@ -128,11 +128,20 @@ func TestRecountEndToEnd(t *testing.T) {
 	}
 }
 
-// duplicateVote writes the first record of votes partition 0 again to it.
+// duplicateVote writes the first record of the votes log again, to its
+// partition under its key (after it).
 func duplicateVote(t *testing.T, broker string) {
 	t.Helper()
+	rewriteVote(t, broker, func(*pipeline.Vote) bool { return true }, func(raw []byte, _ *pipeline.Vote) []byte { return raw })
+}
+
+// rewriteVote finds the first vote of the votes log that pick takes and
+// writes change's value for it to the same partition under the same key
+// (after it).
+func rewriteVote(t *testing.T, broker string, pick func(*pipeline.Vote) bool, change func(raw []byte, v *pipeline.Vote) []byte) {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{string(pipeline.VotesStream): {0: kgo.NewOffset().AtStart()}}))
+		kgo.ConsumeTopics(string(pipeline.VotesStream)), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,18 +149,22 @@ func duplicateVote(t *testing.T, broker string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var first *kgo.Record
+	var vote *pipeline.Vote
 	for first == nil {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
 			t.Fatal(err)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			if first == nil {
-				first = r
+			if first != nil {
+				return
+			}
+			if v, err := (pipeline.VoteCodec{}).Decode(r.Value); err == nil && pick(v.(*pipeline.Vote)) {
+				first, vote = r, v.(*pipeline.Vote)
 			}
 		})
 	}
-	dup := &kgo.Record{Topic: first.Topic, Partition: 0, Key: first.Key, Value: first.Value}
+	dup := &kgo.Record{Topic: first.Topic, Partition: first.Partition, Key: first.Key, Value: change(first.Value, vote)}
 	if err := cl.ProduceSync(ctx, dup).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
