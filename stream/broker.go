@@ -41,12 +41,13 @@ type BrokerConfig struct {
 // retention and compacts its tables. Close stops both.
 type Broker struct {
 	*kfake.Cluster
-	cfg       BrokerConfig
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
-	low       bool   // compaction postponed for want of room (logged once)
-	idle      string // retention postponed for this partition (logged once)
+	cfg        BrokerConfig
+	stop       chan struct{}
+	done       chan struct{}
+	closeOnce  sync.Once
+	stopReaper func() // ReapSilentMembers
+	low        bool   // compaction postponed for want of room (logged once)
+	idle       string // retention postponed for this partition (logged once)
 }
 
 // compactReserve is the room compaction leaves free on top of what it
@@ -121,6 +122,7 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 	}
 	cfg.Log.Info("embedded broker listening", "addrs", c.ListenAddrs(), "brokers", cfg.Count, "data_dir", cfg.DataDir)
 	b := &Broker{Cluster: c, cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
+	b.stopReaper = ReapSilentMembers(c, cfg.Log)
 	go b.maintainEvery()
 	return b, nil
 }
@@ -131,6 +133,7 @@ func (b *Broker) Close() {
 	b.closeOnce.Do(func() {
 		close(b.stop)
 		<-b.done
+		b.stopReaper()
 		b.Cluster.Close()
 	})
 }

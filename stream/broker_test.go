@@ -71,9 +71,10 @@ func startOffset(t *testing.T, addr, topic string) int64 {
 	return off
 }
 
+// waitUntil waits up to 25 s for cond.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(25 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -39,8 +39,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/paredao/paredao/load"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -61,7 +61,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/paredao/paredao/load"
 	"github.com/paredao/paredao/pipeline"
+	"github.com/paredao/paredao/stream"
 )
 
 const (
@@ -363,6 +365,10 @@ func newFaultCluster(t *testing.T, dbURL string) *faultCluster {
 	}
 	fc.kc = kc
 	fc.brokers = kc.ListenAddrs()
+	// As the embedded broker does (stream.StartBroker): Kafka's session
+	// expiry for the members kfake forgets to time out.
+	stopReaper := stream.ReapSilentMembers(kc, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	t.Cleanup(stopReaper)
 	// A live member heartbeats (every second, sarama's setting here); a
 	// SIGKILLed one stops at once but stays in its group until its session
 	// times out. An observing fault sees every group request, faults none.
