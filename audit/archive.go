@@ -59,32 +59,32 @@ func partitions(trees map[int32]*leafLog) []int32 {
 	return ps
 }
 
-// eachChunk calls f with every chunk of tree in order: its encoded leaves
-// and their hashes.
-func (c *Count) eachChunk(tree int, f func(index int64, leaves []byte, hashes []Hash) error) error {
+// eachChunk calls f with every chunk of tree in order: its leaves, and
+// their encoding as stored.
+func (c *Count) eachChunk(tree int, f func(index int64, encoded []byte, leaves []string) error) error {
 	trees := c.counted
 	if tree == TreeRefused {
 		trees = c.refused
 	}
 	var (
 		buf    []byte
-		hashes = make([]Hash, 0, ChunkLeaves)
+		leaves = make([]string, 0, ChunkLeaves)
 		index  int64
 		err    error
 	)
 	flush := func() {
-		if err == nil && len(hashes) > 0 {
-			err = f(index, buf, hashes)
+		if err == nil && len(leaves) > 0 {
+			err = f(index, buf, leaves)
 			index++
-			buf, hashes = nil, hashes[:0]
+			buf, leaves = nil, leaves[:0]
 		}
 	}
 	for _, p := range partitions(trees) {
 		trees[p].each(func(leaf string) {
 			buf = binary.AppendUvarint(buf, uint64(len(leaf)))
 			buf = append(buf, leaf...)
-			hashes = append(hashes, LeafHash(leaf))
-			if len(hashes) == ChunkLeaves {
+			leaves = append(leaves, leaf)
+			if len(leaves) == ChunkLeaves {
 				flush()
 			}
 		})
@@ -104,10 +104,15 @@ type Trees struct {
 // once.
 func (c *Count) Trees() *Trees {
 	t := &Trees{}
+	hashes := make([]Hash, 0, ChunkLeaves)
 	for tree := range 2 {
-		_ = c.eachChunk(tree, func(_ int64, _ []byte, hashes []Hash) error {
+		_ = c.eachChunk(tree, func(_ int64, _ []byte, leaves []string) error {
+			hashes = hashes[:0]
+			for _, l := range leaves {
+				hashes = append(hashes, LeafHash(l))
+			}
 			t.Chunks[tree] = append(t.Chunks[tree], Root(hashes))
-			t.Sizes[tree] += int64(len(hashes))
+			t.Sizes[tree] += int64(len(leaves))
 			return nil
 		})
 		t.Roots[tree] = Root(t.Chunks[tree])
@@ -121,18 +126,19 @@ type Archive interface {
 	PutAuditIndex(rows []pipeline.AuditIndexRow) error
 }
 
-// WriteArchive writes the recount's chunks (both trees) and its index by
-// vote id, a few hundred rows at a time. The index holds every vote of the
+// WriteArchive writes the recount's chunks (both trees), with their roots
+// from t (no leaf is hashed again), and its index by vote id, a few
+// hundred rows at a time. The index holds every vote of the
 // paredão in memory while it is sorted: 16 bytes a vote.
 func (c *Count) WriteArchive(t *Trees, a Archive) error {
 	const batch = 256
 	var entries []uint64 // key, ref pairs
 	for tree := range 2 {
 		var chunks []pipeline.AuditChunk
-		err := c.eachChunk(tree, func(index int64, leaves []byte, hashes []Hash) error {
+		err := c.eachChunk(tree, func(index int64, encoded []byte, leaves []string) error {
 			root := t.Chunks[tree][index]
-			chunks = append(chunks, pipeline.AuditChunk{Tree: tree, Index: index, Leaves: leaves, Root: root[:]})
-			for i, leaf := range decodeLeaves(leaves) {
+			chunks = append(chunks, pipeline.AuditChunk{Tree: tree, Index: index, Leaves: encoded, Root: root[:]})
+			for i, leaf := range leaves {
 				ref := uint64(index)*ChunkLeaves + uint64(i)
 				if tree == TreeRefused {
 					ref |= 1 << 63
