@@ -3,6 +3,8 @@ package stream
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,7 +26,7 @@ import (
 // for twice its session timeout, as Kafka's coordinator would expire it.
 // Stop ends it.
 func ReapSilentMembers(c *kfake.Cluster, log *slog.Logger) (stop func()) {
-	r := &reaper{c: c, info: c.GroupInfo, log: log, last: map[memberKey]time.Time{}, session: map[memberKey]time.Duration{}}
+	r := &reaper{c: c, info: c.GroupInfo, log: log, groups: map[string]bool{}, last: map[memberKey]time.Time{}, session: map[memberKey]time.Duration{}}
 	c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Heartbeat, kmsg.JoinGroup, kmsg.SyncGroup, kmsg.OffsetCommit}, Count: -1, Observe: true,
 		When: func(req kmsg.Request) bool { r.seen(req); return false }})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -43,6 +45,7 @@ type reaper struct {
 	info    func(group string) *kfake.GroupInfo // c.GroupInfo
 	log     *slog.Logger
 	mu      sync.Mutex
+	groups  map[string]bool             // the groups requests named
 	last    map[memberKey]time.Time     // each member's last group request
 	session map[memberKey]time.Duration // its session timeout, from its JoinGroup
 }
@@ -66,16 +69,16 @@ func (r *reaper) seen(req kmsg.Request) {
 	case *kmsg.OffsetCommitRequest:
 		k = memberKey{q.Group, q.MemberID}
 	}
+	if k.group == "" {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.groups[k.group] = true
 	if k.member == "" {
-		if k.group != "" {
-			r.last[memberKey{group: k.group}] = time.Now() // the group exists
-		}
 		return
 	}
 	r.last[k] = time.Now()
-	r.last[memberKey{group: k.group}] = time.Now()
 	if session > 0 {
 		r.session[k] = session
 	}
@@ -114,12 +117,7 @@ func (r *reaper) loop(ctx context.Context) {
 // session timeout.
 func (r *reaper) silent() []memberKey {
 	r.mu.Lock()
-	var groups []string
-	for k := range r.last {
-		if k.member == "" {
-			groups = append(groups, k.group)
-		}
-	}
+	groups := slices.Collect(maps.Keys(r.groups))
 	r.mu.Unlock()
 	var out []memberKey
 	for _, g := range groups {

@@ -23,8 +23,8 @@ func TestReaperPicksSilentMembers(t *testing.T) {
 		"rebalancing": {Group: "rebalancing", State: "PreparingRebalance", Members: []kfake.GroupMember{{MemberID: "silent"}}},
 	}
 	r := &reaper{info: func(g string) *kfake.GroupInfo { return groups[g] },
+		groups: map[string]bool{"stable": true, "rebalancing": true},
 		last: map[memberKey]time.Time{
-			{group: "stable"}: now, {group: "rebalancing"}: now,
 			{"stable", "silent"}: now.Add(-25 * time.Second), {"stable", "live"}: now.Add(-time.Second),
 			{"stable", "short-session"}: now.Add(-7 * time.Second), {"rebalancing", "silent"}: now.Add(-time.Hour),
 		},
@@ -72,7 +72,8 @@ func TestReaperLeaveRemovesTheMember(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	r := &reaper{c: kc, info: kc.GroupInfo, log: slog.New(slog.DiscardHandler), last: map[memberKey]time.Time{}, session: map[memberKey]time.Duration{}}
+	r := &reaper{c: kc, info: kc.GroupInfo, log: slog.New(slog.DiscardHandler), groups: map[string]bool{},
+		last: map[memberKey]time.Time{}, session: map[memberKey]time.Duration{}}
 	r.leave(context.Background(), cl, memberKey{"g", id})
 	waitUntil(t, "the member to be gone", func() bool {
 		gi := kc.GroupInfo("g")
