@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -63,15 +62,7 @@ func TestAuditBrowser(t *testing.T) {
 	// proof of work (challenge) under an id of its own, so its receipt is the
 	// replay's. guard drops it, and so must the recount.
 	replayID := replayVote(t, env["PAREDAO_BROKER_ADDR"], id)
-	waitFor(t, 30*time.Second, "guard to drop the replay", func() (bool, string) {
-		resp, err := http.Get(p.admin + "/metrics")
-		if err != nil {
-			return false, err.Error()
-		}
-		defer closeQuiet(resp.Body)
-		b, _ := io.ReadAll(resp.Body)
-		return strings.Contains(string(b), `paredao_guard_votes_total{outcome="replay"} 1`), ""
-	})
+	waitFor(t, 30*time.Second, "guard to drop the replay", metricsShow(p.admin, `paredao_guard_votes_total{outcome="replay"} 1`))
 	waitReportTotal(t, p.http, id, token, int64(len(counted)))
 	waitFor(t, time.Until(closesAt)+30*time.Second, "the paredão to close", func() (bool, string) {
 		var list []struct{ ID, Status string }

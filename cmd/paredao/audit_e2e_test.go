@@ -92,11 +92,8 @@ func TestAuditEndToEnd(t *testing.T) {
 	}
 	replayed := r.Receipt.VoteID
 	overCap, _ := castReceipts(t, heavy2, "aud", "bruno", 2)
-	waitFor(t, 30*time.Second, "guard to refuse the replay and the votes over the cap", func() (bool, string) {
-		m := metricsText(t, p.admin)
-		return strings.Contains(m, `paredao_guard_votes_total{outcome="replay"} 1`) &&
-			strings.Contains(m, `paredao_guard_votes_total{outcome="rate_limited"} 2`), ""
-	})
+	waitFor(t, 30*time.Second, "guard to refuse the replay and the votes over the cap", metricsShow(p.admin,
+		`paredao_guard_votes_total{outcome="replay"} 1`, `paredao_guard_votes_total{outcome="rate_limited"} 2`))
 
 	time.Sleep(time.Until(closesAt.Add(5 * time.Second)))
 	waitFor(t, 60*time.Second, "the report to count 14 votes", func() (bool, string) {
@@ -237,14 +234,4 @@ AND shard = (SELECT min(shard) FROM window_counts WHERE paredao_id = 'aud' AND p
 	if !found {
 		t.Fatalf("recount does not name bruno's hour %s (4 recounted, 5 reported):\n%s", hour, out)
 	}
-}
-
-// metricsText reads the admin listener's metrics.
-func metricsText(t *testing.T, admin string) string {
-	t.Helper()
-	st, b := authGet(t, admin+"/metrics", "")
-	if st != http.StatusOK {
-		t.Fatalf("metrics: %d", st)
-	}
-	return string(b)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/paredao/paredao/load"
 	"io"
 	"net"
 	"net/http"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/paredao/paredao/load"
 )
 
 // binary is the paredao binary built once for the end-to-end tests.
@@ -45,6 +46,25 @@ func TestMain(m *testing.M) {
 // socket or file it is done with. Where a Close can lose what the test
 // checks, closeOK checks it.
 func closeQuiet(c io.Closer) { _ = c.Close() }
+
+// metricsShow is a waitFor condition: the admin listener's metrics hold
+// every one of lines.
+func metricsShow(admin string, lines ...string) func() (bool, string) {
+	return func() (bool, string) {
+		resp, err := http.Get(admin + "/metrics")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer closeQuiet(resp.Body)
+		b, _ := io.ReadAll(resp.Body)
+		for _, l := range lines {
+			if !strings.Contains(string(b), l) {
+				return false, "no " + l
+			}
+		}
+		return true, ""
+	}
+}
 
 // closeOK closes c and fails the test on an error.
 func closeOK(t testing.TB, c io.Closer) {

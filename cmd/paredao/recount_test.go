@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -99,15 +98,7 @@ func TestRecountEndToEnd(t *testing.T) {
 	// The same message written again (a duplicate send reaching the log):
 	// guard drops it as a replay, and so must the recount.
 	duplicateVote(t, env["PAREDAO_BROKER_ADDR"])
-	waitFor(t, 30*time.Second, "guard to drop the duplicate", func() (bool, string) {
-		resp, err := http.Get(p.admin + "/metrics")
-		if err != nil {
-			return false, err.Error()
-		}
-		defer closeQuiet(resp.Body)
-		b, _ := io.ReadAll(resp.Body)
-		return strings.Contains(string(b), `paredao_guard_votes_total{outcome="replay"} 1`), ""
-	})
+	waitFor(t, 30*time.Second, "guard to drop the duplicate", metricsShow(p.admin, `paredao_guard_votes_total{outcome="replay"} 1`))
 
 	code, out, errOut := recountBinary(t, env, p, "--paredao", "demo")
 	if code != 0 || !strings.Contains(out, "equal to the production report") || !strings.Contains(out, "101 votes counted (102 read)") {
